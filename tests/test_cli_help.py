@@ -112,3 +112,25 @@ def test_the_entry_point_keeps_the_whole_app_for_anything_else():
     assert out.returncode == 2 and "No such command" in out.stderr
     out = run("info", "--no-such-option")
     assert out.returncode == 2 and "No such option" in out.stderr and "triage info" in out.stderr
+
+
+def test_the_module_table_names_every_command_with_its_own_module():
+    """`triage NAME` imports only MODULES' module for NAME: the table must match what the modules register."""
+    from triage.cli import MODULES
+
+    registered = {}
+    for info in app.registered_commands:
+        registered[info.name or typer.main.get_command_name(info.callback.__name__)] = info.callback.__module__
+    for group in app.registered_groups:
+        registered[group.name] = group.typer_instance.registered_commands[0].callback.__module__
+    table = {name: f"triage.cli.{module}" for module, names in MODULES.items() for name in names}
+    assert table == registered
+
+
+def test_a_command_loads_its_own_module_only():
+    code = (
+        "import sys\nfrom triage.cli import command_app\ncommand_app(['info'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('triage.cli.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["['triage.cli.common',", "'triage.cli.registry',", "'triage.cli.workspace']"]

@@ -111,3 +111,22 @@ def test_cli_and_tui_use_real_imports():
     ]:
         text = path.read_text(encoding="utf-8")
         assert "find_spec" not in text and "import_module" not in text and "_core(" not in text, path
+
+
+def test_info_checks_plugins_without_importing_the_builtin_loaders(tmp_path, plugin_path):
+    """`info` loads plug-ins but only looks the built-in loaders up: a missing built-in module is still named."""
+    code = (
+        "import sys, json\nimport triage.plugins as imp\n"
+        "imp.BUILTIN['ghost'] = 'triage.importers.ghost_format:LOADER'\n"
+        "broken = imp.broken_plugins()\n"
+        "print(json.dumps({'broken': broken, 'imported': sorted(m for m in sys.modules if m in "
+        "{'triage.importers', 'triage.importers.inspect_log', 'broken_loader'})}))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_path), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result["broken"]) == {"brk", "ghost"}
+    assert "RuntimeError" in result["broken"]["brk"]
+    assert "No module named 'triage.importers.ghost_format'" in result["broken"]["ghost"]
+    assert result["imported"] == []  # the plug-in's import was attempted (and failed); no built-in loader ran

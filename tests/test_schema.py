@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from triage.db import BUSY_TIMEOUT_MS, WorkspaceError, applied, latest, migrate, open_db
+from triage.db import BUSY_TIMEOUT_MS, WorkspaceError, applied, connect, latest, migrate, open_db
 from triage.db.migrations import _REGISTRY, MIGRATIONS_TABLE
 from triage.ingest import RUN_COLUMNS
 
@@ -150,6 +152,26 @@ def test_pragmas(db, db_path):
     conn.close()
 
 
+def test_the_plain_connection_is_the_same_workspace(tmp_path):
+    """`connect` (no sqlite-utils, for `triage info`) creates, migrates and configures as `open_db` does."""
+    plain = connect(tmp_path / "plain.db")
+    handle = open_db(tmp_path / "handle.db")
+    for pragma in ("journal_mode", "foreign_keys", "busy_timeout", "recursive_triggers", "synchronous"):
+        assert plain.execute(f"PRAGMA {pragma}").fetchone() == handle.execute(f"PRAGMA {pragma}").fetchone(), pragma
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    assert list(plain.execute(schema)) == list(handle.execute(schema))
+    assert applied(plain) == applied(handle) == list(range(1, latest() + 1))
+    with pytest.raises(WorkspaceError, match="no workspace"):
+        connect(tmp_path / "missing.db", create=False)
+
+
+def test_a_plain_connection_loads_no_sqlite_utils(db_path):
+    open_db(db_path).conn.close()
+    code = "import sys\nfrom triage.db import connect\nconnect(sys.argv[1])\nprint('sqlite_utils' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code, str(db_path)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_newer_schema_is_refused_with_a_clear_error(db_path):
     db = open_db(db_path)
     db.execute(
@@ -160,6 +182,8 @@ def test_newer_schema_is_refused_with_a_clear_error(db_path):
     db.conn.close()
     with pytest.raises(WorkspaceError) as info:
         open_db(db_path)
+    with pytest.raises(WorkspaceError, match="newer"):
+        connect(db_path)
     message = str(info.value)
     assert str(db_path) in message
     assert f"schema version {latest() + 1}" in message and "newer" in message and "upgrade" in message

@@ -137,3 +137,19 @@ def test_info_on_a_newer_workspace_exits_2(tmp_path):
     assert out.returncode == 2
     assert "newer" in " ".join(out.stderr.split())
     assert out.stdout == ""
+
+
+def test_info_loads_no_loader_analysis_or_sqlite_utils(tmp_path):
+    """`info` starts in a fraction of a second because it imports only what it reads (issue 17's start-up bar)."""
+    db = tmp_path / "ws.db"
+    import_paths(open_db(db), [next(DEMO_DIR.rglob("*.eval"))])
+    code = (
+        "import atexit, sys\nfrom triage.cli import main\n"
+        "heavy = ('sqlite_utils', 'triage.importers', 'triage.failures', 'triage.labels', 'triage.cli.imports')\n"
+        "atexit.register(lambda: sys.stderr.write('LOADED ' + ' '.join(m for m in heavy if m in sys.modules)))\n"
+        "sys.argv = ['triage', 'info', '--db', sys.argv[1]]\nmain()"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "runs" in out.stdout
+    assert out.stderr.strip() == "LOADED"

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from typing import TYPE_CHECKING, Any
 
 from triage.db import applied
-from triage.db.sqlite import Database
+
+if TYPE_CHECKING:
+    from triage.db.sqlite import Database
 
 
-def _scalar(db: Database, sql: str, params: list[Any] | None = None) -> int:
+def _scalar(db: Database | sqlite3.Connection, sql: str, params: list[Any] | None = None) -> int:
     row = db.execute(sql, params or []).fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def summary(db: Database) -> dict[str, Any]:
-    """Counts of everything in the workspace, as `triage info --json` prints them."""
+def summary(db: Database | sqlite3.Connection) -> dict[str, Any]:
+    """Counts of everything in the workspace, as `triage info --json` prints them (from either handle)."""
     runs_by_status = dict(db.execute("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status"))
     agents = {
         agent or "(unknown)": {"runs": n, "failures": f}
@@ -48,12 +51,13 @@ def summary(db: Database) -> dict[str, Any]:
     }
 
 
-def _labelled_runs(db: Database) -> int:
+def _labelled_runs(db: Database | sqlite3.Connection) -> int:
     """Runs with an effective label (run labels, cluster decisions, adjudications, undo: triage.labels' rule)."""
     if not db.execute("SELECT EXISTS (SELECT 1 FROM labels)").fetchone()[0]:
         return 0  # no label history (and the labels package, taxonomy included, stays unloaded)
+    from triage.db.sqlite import Database
     from triage.labels import effective_labels
 
-    labelled = effective_labels(db)
+    labelled = effective_labels(db if isinstance(db, Database) else Database(db))
     # Labels of runs since removed by a re-import do not count.
     return sum(1 for (run_id,) in db.execute("SELECT id FROM runs") if run_id in labelled)

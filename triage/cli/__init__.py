@@ -1,41 +1,89 @@
-"""The ``triage`` command line: one typer app, commands registered by one module per feature."""
+"""The ``triage`` command line: one typer app, commands registered by one module per feature, loaded lazily.
+
+``triage NAME ...`` imports only the module of NAME (start-up is most of a quick command's time);
+``triage --help``, an unknown name and ``from triage.cli import app`` load them all.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import typer
 
-_SETTINGS: dict[str, Any] = {
-    "name": "triage",
-    "help": "Triage failed AI-agent runs: import transcripts, explain and cluster failures, label them, "
-    "and report adjusted capability estimates.",
-    "no_args_is_help": True,
-    "add_completion": False,
-    "rich_markup_mode": "rich",
-    "pretty_exceptions_enable": False,
-}
-app = typer.Typer(**_SETTINGS)
+from triage.cli.registry import SETTINGS
+from triage.cli.registry import app as _registry
 
-# Each feature module registers its commands on `app` when imported; the order of these imports is the
-# order of the commands in `triage --help`. Real imports: a module that fails to import stops the CLI with
-# its traceback, never a silently missing command. Add a new feature module here.
-# isort: off
-from triage.cli import workspace  # noqa: E402, F401  init, info, demo
-from triage.cli import imports  # noqa: E402, F401  import, validate, runs
-from triage.cli import failures  # noqa: E402, F401  analyze, show
-from triage.cli import clustering  # noqa: E402, F401  cluster, clusters, tree, merge, split, move
-from triage.cli import search  # noqa: E402, F401  search, group
-from triage.cli import labels  # noqa: E402, F401  taxonomy, label, labels, history, undo, conflicts
-from triage.cli import scores  # noqa: E402, F401  score
-from triage.cli import suggest  # noqa: E402, F401  suggest, suggestions
-from triage.cli import audit  # noqa: E402, F401  audit, signoff
-from triage.cli import agreement  # noqa: E402, F401  agreement
-from triage.cli import export  # noqa: E402, F401  export
-from triage.cli import loop  # noqa: E402, F401  writeback, rerun-plan, check-labels, compare
-from triage.cli import tui  # noqa: E402, F401  tui
-# isort: on
+# Feature module -> the commands and groups it registers on the app. The order of the modules is the order
+# of the commands in `triage --help`. Add a new feature module here: tests/test_cli_help.py checks that this
+# table names every command the modules register, each with its own module. Real imports: a module that
+# fails to import stops the CLI with its traceback, never a silently missing command.
+MODULES: dict[str, tuple[str, ...]] = {
+    "workspace": ("init", "info", "demo"),
+    "imports": ("import", "validate", "runs"),
+    "failures": ("analyze", "show"),
+    "clustering": ("cluster", "clusters", "tree", "merge", "split", "move"),
+    "search": ("search", "group"),
+    "labels": ("taxonomy", "label", "adjudicate", "labels"),
+    "label_history": ("history", "undo", "redo", "conflicts"),
+    "scores": ("score",),
+    "suggest": ("suggest", "suggestions"),
+    "audit": ("audit", "signoff"),
+    "agreement": ("agreement",),
+    "export": ("export",),
+    "loop": ("writeback", "rerun-plan", "check-labels", "compare"),
+    "tui": ("tui",),
+}
+_MODULE_OF = {name: module for module, names in MODULES.items() for name in names}
+
+
+def load_commands(names: tuple[str, ...] | None = None) -> typer.Typer:
+    """The app with the modules of ``names`` (every module when None) imported, so their commands registered."""
+    modules = MODULES if names is None else dict.fromkeys(_MODULE_OF[name] for name in names)
+    for module in modules:
+        _import(module)
+    return _registry
+
+
+def _import(module: str) -> None:
+    # Real import statements, no string imports: a module that fails to import stops the CLI with its traceback.
+    match module:
+        case "workspace":
+            from triage.cli import workspace  # noqa: F401
+        case "imports":
+            from triage.cli import imports  # noqa: F401
+        case "failures":
+            from triage.cli import failures  # noqa: F401
+        case "clustering":
+            from triage.cli import clustering  # noqa: F401
+        case "search":
+            from triage.cli import search  # noqa: F401
+        case "labels":
+            from triage.cli import labels  # noqa: F401
+        case "label_history":
+            from triage.cli import label_history  # noqa: F401
+        case "scores":
+            from triage.cli import scores  # noqa: F401
+        case "suggest":
+            from triage.cli import suggest  # noqa: F401
+        case "audit":
+            from triage.cli import audit  # noqa: F401
+        case "agreement":
+            from triage.cli import agreement  # noqa: F401
+        case "export":
+            from triage.cli import export  # noqa: F401
+        case "loop":
+            from triage.cli import loop  # noqa: F401
+        case "tui":
+            from triage.cli import tui  # noqa: F401
+        case _:
+            raise KeyError(module)
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from triage.cli import app` (tests, scripts): the whole app, every command registered.
+    if name == "app":
+        return load_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def command_app(argv: list[str]) -> typer.Typer:
@@ -46,13 +94,12 @@ def command_app(argv: list[str]) -> typer.Typer:
     name, the settings and the command, so usage lines, help and errors read as with the whole app;
     anything else (no command, an option first, an unknown name) gets the whole app and its messages.
     """
-    if not argv or argv[0].startswith("-"):
-        return app
+    if not argv or argv[0] not in _MODULE_OF:
+        return load_commands()
+    app = load_commands((argv[0],))
     commands = [info for info in app.registered_commands if _command_name(info) == argv[0]]
     groups = [info for info in app.registered_groups if info.name == argv[0]]  # `labels ...`, `suggestions ...`
-    if not commands and not groups:
-        return app
-    single = typer.Typer(**_SETTINGS)
+    single = typer.Typer(**SETTINGS)
     single.registered_commands = commands
     single.registered_groups = groups
     # A callback keeps it a group: typer runs a lone command without a callback as the app itself.

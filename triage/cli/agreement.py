@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli import app
 from triage.cli.common import DbOption, JsonOption, open_workspace, out_console, print_json
+from triage.cli.registry import app
 
 
 def _fmt(value: float | None) -> str:

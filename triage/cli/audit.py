@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from triage.cli import app
 from triage.cli.common import DbOption, JsonOption, ReviewerOption, fail, open_workspace, out_console, print_json
+from triage.cli.registry import app
 from triage.config import reviewer_name
 from triage.display import literal
 

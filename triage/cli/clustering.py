@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -22,6 +21,7 @@ from triage.cli.common import (
     table_console,
 )
 from triage.cli.progress import progress_bars
+from triage.cli.registry import app
 from triage.config import reviewer_name
 from triage.display import literal
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -20,7 +21,11 @@ from triage.config import DB_ENV, REVIEWER_ENV, default_db_path
 from triage.display import LiteralConsole
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from triage.db.sqlite import Database
+
+T = TypeVar("T")
 
 # Every command prints through these two consoles: strings are never markup and no control character from
 # the data reaches the terminal (see triage.display). Style with style=/Text.assemble, never markup.
@@ -84,11 +89,23 @@ def db_path(db: Path | None) -> Path:
 
 def open_workspace(db: Path | None, *, create: bool = True) -> Database:
     """Open the workspace or exit with code 2 and a clear message."""
-    from triage.db import WorkspaceError, open_db
+    from triage.db import open_db
 
-    path = db_path(db)
+    return _opened(open_db, db, create)
+
+
+def open_connection(db: Path | None, *, create: bool = True) -> sqlite3.Connection:
+    """The workspace's plain connection (:func:`triage.db.connect`), for commands that only run SQL."""
+    from triage.db import connect
+
+    return _opened(connect, db, create)
+
+
+def _opened(opener: Callable[..., T], db: Path | None, create: bool) -> T:
+    from triage.db import WorkspaceError
+
     try:
-        return open_db(path, create=create)
+        return opener(db_path(db), create=create)
     except WorkspaceError as exc:
         fail(str(exc), code=2)
 
@@ -100,11 +117,19 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def report_broken_loaders() -> dict[str, str]:
-    """Say on stderr which format loaders (plug-ins included) failed to load; returns them by name."""
-    from triage.importers import broken_loaders
+def report_broken_loaders(*, plugins_only: bool = False) -> dict[str, str]:
+    """Say on stderr which format loaders (plug-ins included) failed to load; returns them by name.
 
-    broken = broken_loaders()
+    ``plugins_only``: built-in loaders are looked up, not imported (:func:`triage.plugins.broken_plugins`).
+    """
+    if plugins_only:
+        from triage.plugins import broken_plugins
+
+        broken = broken_plugins()
+    else:
+        from triage.importers import broken_loaders
+
+        broken = broken_loaders()
     for name, error in broken.items():
         err_console.print(
             Text.assemble(("error:", "bold red"), f" the {name!r} loader failed to load ({error}); files only it reads "

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from triage.cli import app
 from triage.cli.common import DbOption, JsonOption, err_console, fail, open_workspace, out_console, print_json
+from triage.cli.registry import app
 
 INSPECT_SCORES = "inspect-scores"
 

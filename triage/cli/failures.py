@@ -11,9 +11,9 @@ from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
 
-from triage.cli import app
 from triage.cli.common import DbOption, JsonOption, err_console, fail, open_workspace, out_console, print_json
 from triage.cli.progress import progress_bars
+from triage.cli.registry import app
 from triage.display import literal
 
 MESSAGE_CHARS = 2000  # per message in `show` unless --full

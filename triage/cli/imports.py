@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -22,6 +21,7 @@ from triage.cli.common import (
     table_console,
 )
 from triage.cli.progress import progress_bars
+from triage.cli.registry import app
 
 if TYPE_CHECKING:  # annotations only: triage.ingest loads when a command runs (a fast `triage --help`)
     from triage.ingest import ImportSummary

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -20,6 +19,7 @@ from triage.cli.common import (
     print_json,
 )
 from triage.cli.labels import ClusterOption, describe, label_failed
+from triage.cli.registry import app
 from triage.config import reviewer_name
 
 # --- history / undo / redo / conflicts -----------------------------------------------------------------

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -21,6 +20,7 @@ from triage.cli.common import (
     out_console,
     print_json,
 )
+from triage.cli.registry import app
 from triage.config import reviewer_name
 
 if TYPE_CHECKING:  # annotations only: the modules load when a command runs (a fast `triage --help`)

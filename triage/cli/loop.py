@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from triage.cli import app
 from triage.cli.common import DbOption, JsonOption, err_console, fail, open_workspace, out_console, print_json
+from triage.cli.registry import app
 from triage.display import literal
 
 BootstrapOption = Annotated[

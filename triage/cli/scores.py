@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -18,6 +17,7 @@ from triage.cli.common import (
     print_json,
     table_console,
 )
+from triage.cli.registry import app
 
 
 class By(StrEnum):

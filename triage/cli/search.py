@@ -13,7 +13,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -26,6 +25,7 @@ from triage.cli.common import (
 )
 from triage.cli.labels import NoteOption, TaxonomyOption, _category, _report_cluster, _taxonomy, label_failed
 from triage.cli.progress import progress_bars
+from triage.cli.registry import app
 from triage.config import reviewer_name
 
 group_app = typer.Typer(

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -20,6 +19,7 @@ from triage.cli.common import (
     print_json,
 )
 from triage.cli.progress import progress_bars
+from triage.cli.registry import app
 from triage.config import SUGGEST_MIN_PROMPT_TOKENS as MIN_PROMPT_TOKENS
 from triage.config import reviewer_name
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from triage.cli import app
 from triage.cli.common import DbOption, ReviewerOption, db_path, fail
+from triage.cli.registry import app
 
 
 @app.command()

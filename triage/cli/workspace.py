@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from triage.cli import app
 from triage.cli.common import (
     DbOption,
     JsonOption,
@@ -18,11 +17,13 @@ from triage.cli.common import (
     err_console,
     fail,
     is_tty,
+    open_connection,
     open_workspace,
     out_console,
     print_json,
     report_broken_loaders,
 )
+from triage.cli.registry import app
 
 DEMO_DB = Path("runs") / "demo.db"
 
@@ -79,10 +80,9 @@ def info(db: DbOption = None, json: JsonOption = False) -> None:
     from triage.workspace import summary
 
     path = db_path(db)
-    workspace = open_workspace(db, create=False)
-    data = summary(workspace)
+    data = summary(open_connection(db, create=False))
     # Format loaders that failed to load (a broken plug-in): listed, and said on stderr.
-    data["loaders_failed"] = report_broken_loaders()
+    data["loaders_failed"] = report_broken_loaders(plugins_only=True)
     if json:
         print_json({"db": str(path.resolve()), **data})
     else:

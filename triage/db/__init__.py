@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as _dt
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from triage.db.migrations import applied, latest, migrate
-from triage.db.sqlite import Database
 from triage.db.transaction import Connection, TransactionMisuse, write_transaction
+
+if TYPE_CHECKING:
+    from triage.db.sqlite import Database
 
 __all__ = [
     "open_db",
+    "connect",
     "now",
     "applied",
     "latest",
@@ -34,8 +38,17 @@ def now() -> str:
 
 
 def open_db(path: str | Path, *, create: bool = True, migrate_schema: bool = True) -> Database:
-    """Open (and by default create and migrate) the workspace database at ``path``.
+    """Open (and by default create and migrate) the workspace database at ``path``: :func:`connect`, with
+    the sqlite-utils handle every module uses around it."""
+    from triage.db.sqlite import Database
 
+    return Database(connect(path, create=create, migrate_schema=migrate_schema))
+
+
+def connect(path: str | Path, *, create: bool = True, migrate_schema: bool = True) -> Connection:
+    """The workspace's plain sqlite3 connection, opened, configured and migrated as :func:`open_db` does.
+
+    For commands that only run SQL (`triage info`): sqlite-utils takes longer to import than the rest.
     WAL lets the TUI read while an import or clustering writes; the busy timeout makes a second
     writer wait instead of failing at once. ``isolation_level=None``: sqlite3 never opens a deferred
     transaction on its own; every write goes through :func:`write_transaction` (BEGIN IMMEDIATE).
@@ -52,18 +65,18 @@ def open_db(path: str | Path, *, create: bool = True, migrate_schema: bool = Tru
             isolation_level=None,
             factory=Connection,
         )
-        db = Database(conn)
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.enable_wal()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it, for the same triggers either way
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA journal_mode = wal")
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"{path}: not a triage workspace ({exc})") from exc
     if migrate_schema:
-        done = applied(db)
+        done = applied(conn)
         if done and max(done) > latest():
             raise WorkspaceError(
                 f"{path}: schema version {max(done)} is newer than this triage ({latest()}); upgrade triage"
             )
-        migrate(db)
-    return db
+        migrate(conn)
+    return conn

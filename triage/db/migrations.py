@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as _dt
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from triage.db.sqlite import Database
 from triage.db.transaction import write_transaction
+
+if TYPE_CHECKING:  # annotations only: migrations run on the plain connection too (`triage.db.connect`)
+    from triage.db.sqlite import Database
 
 MIGRATIONS_TABLE = "_migrations"
 
-Migration = Callable[[Database], None]
+Migration = Callable[["Database | sqlite3.Connection"], None]
 _REGISTRY: list[tuple[int, str, Migration]] = []
 
 
@@ -33,14 +36,15 @@ def migration(number: int) -> Callable[[Migration], Migration]:
     return register
 
 
-def applied(db: Database) -> list[int]:
+def applied(db: Database | sqlite3.Connection) -> list[int]:
     """Numbers of the migrations already applied to ``db``."""
-    if MIGRATIONS_TABLE not in db.table_names():
+    exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    if not db.execute(exists, [MIGRATIONS_TABLE]).fetchone():
         return []
-    return [row["number"] for row in db[MIGRATIONS_TABLE].rows_where(order_by="number")]
+    return [number for (number,) in db.execute(f"SELECT number FROM [{MIGRATIONS_TABLE}] ORDER BY number")]
 
 
-def migrate(db: Database) -> list[int]:
+def migrate(db: Database | sqlite3.Connection) -> list[int]:
     """Apply every pending migration, each atomically with its ``_migrations`` row; return the numbers applied.
 
     Each migration runs in one write transaction (BEGIN IMMEDIATE) that first re-reads what is
@@ -69,7 +73,7 @@ def migrate(db: Database) -> list[int]:
     return ran
 
 
-def run_statements(db: Database, script: str) -> None:
+def run_statements(db: Database | sqlite3.Connection, script: str) -> None:
     """Execute ``script`` statement by statement inside the caller's transaction (unlike executescript)."""
     pending = ""
     for line in script.splitlines(keepends=True):

@@ -13,8 +13,10 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from triage.db.sqlite import Database
+if TYPE_CHECKING:  # annotations only: a plain connection needs no sqlite-utils (a fast `triage info`)
+    from triage.db.sqlite import Database
 
 __all__ = ["Connection", "write_transaction", "TransactionMisuse"]
 
@@ -46,7 +48,7 @@ class Connection(sqlite3.Connection):
 
 
 def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
-    return db.conn if isinstance(db, Database) else db
+    return db if isinstance(db, sqlite3.Connection) else db.conn
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from triage.importers._common import top_level_keys
 from triage.importers.base import SNIFF_BYTES, Loader, LoadError, LoadOptions, SourceInfo
+from triage.plugins import BUILTIN, GROUP
 
 __all__ = [
     "Loader",
@@ -27,22 +28,6 @@ __all__ = [
     "refusals",
     "why_not",
 ]
-
-BUILTIN = {
-    "inspect": "triage.importers.inspect_log:LOADER",
-    "metr": "triage.importers.metr:LOADER",
-    "tasks": "triage.importers.tasks_meta:LOADER",
-    "swe-agent": "triage.importers.swe_agent:LOADER",
-    "mini-swe-agent": "triage.importers.mini_swe_agent:LOADER",
-    "openai-chat": "triage.importers.openai_chat:LOADER",
-    "atif": "triage.importers.atif:LOADER",
-    "terminal-bench": "triage.importers.terminal_bench:LOADER",
-    "harbor": "triage.importers.harbor:LOADER",
-    "tau-bench": "triage.importers.tau_bench:LOADER",
-    "tau2-bench": "triage.importers.tau2_bench:LOADER",
-    "openhands": "triage.importers.openhands:LOADER",
-    "scout": "triage.importers.scout:LOADER",
-}
 
 
 def _load_ref(ref: str) -> Loader:
@@ -58,7 +43,7 @@ def loaders() -> dict[str, Loader]:
     """Every loader that loaded, by name, in sniffing order (those that failed: :func:`broken_loaders`)."""
     found: dict[str, Loader] = {}
     broken: dict[str, str] = {}
-    for ep in entry_points(group="triage.loaders"):
+    for ep in entry_points(group=GROUP):
         try:
             found[ep.name] = ep.load()
         except Exception as exc:  # noqa: BLE001 - any failure of a plug-in's import is reported, never fatal
