@@ -1,6 +1,6 @@
 """Benchmark: importing Inspect logs, against Inspect's own full read of the same files.
 
-    python bench/import.py                 # corpus .eval files + a generated larger .eval
+    python bench/import.py                 # corpus .eval files, a larger replica, an agentic replica
     python bench/import.py --big           # also: peak memory importing a synthetic ~1 GB .eval
     python bench/import.py --big-only --big-mb 1024
 
@@ -8,7 +8,10 @@ Prints runs/s and MB/s of ``triage`` import (loader + SQLite, a fresh workspace 
 processes on every core, and with ``--serial`` also in one process), the time of
 ``inspect_ai.log.read_eval_log`` (full read) on the same files in the same process, a bare single-core
 zip + orjson parse of every member, and the ratios. Best of ``--repeat`` timings; CPU times include the
-parser processes.
+parser processes. Three inputs: the corpus's ``.eval`` files (mostly Inspect's own test logs, samples of two or
+three messages), the corpus plus a replica of every corpus sample ``--copies`` times, and an agentic replica:
+each corpus sample whose agent called tools (dozens of messages, events two thirds of the bytes), copied
+``--agentic-copies`` times under new ids, for logs like the issue's "real agentic .eval logs".
 
 ``--big`` writes a synthetic ``.eval`` of about ``--big-mb`` MB (zip in Inspect's layout, zstd members,
 many samples with long messages and tool output) into a temporary directory, imports it in a child
@@ -56,8 +59,11 @@ def _shortid(rng: random.Random) -> str:
     return "".join(rng.choices(string.ascii_letters + string.digits, k=22))
 
 
-def make_replicated_eval(corpus_files: list[Path], out: Path, copies: int, seed: int = 0) -> int:
-    """A larger real-format ``.eval``: every corpus sample ``copies`` times under new ids.
+def make_replicated_eval(
+    corpus_files: list[Path], out: Path, copies: int, seed: int = 0, *, agentic_only: bool = False
+) -> int:
+    """A larger real-format ``.eval``: every corpus sample (``agentic_only``: every sample whose agent called a
+    tool) ``copies`` times under new ids.
 
     Samples keep Inspect's full schema (events included), so ``read_eval_log`` reads the file too.
     Returns the number of samples written.
@@ -74,6 +80,8 @@ def make_replicated_eval(corpus_files: list[Path], out: Path, copies: int, seed:
                     if entry.chunked:
                         continue
                     sample = archive.read_json(entry.name)  # whole, events included (read_sample drops them)
+                    if agentic_only and not any(m.get("role") == "tool" for m in sample.get("messages") or []):
+                        continue
                     for k in range(copies):
                         copy = dict(sample)
                         copy["id"] = f"{index}-{sample['id']}-{k}"
@@ -320,6 +328,10 @@ def main() -> None:
         "--json-mb", type=int, default=0, help="also compare orjson and ijson on a synthetic .json log of this many MB"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--agentic-copies", type=int, default=60,
+        help="copies of each agentic corpus sample (one that called tools) in the agentic replica (0: none)",
+    )  # fmt: skip
     parser.add_argument("--serial", action="store_true", help="also time the import in one process (--workers 1)")
     args = parser.parse_args()
 
@@ -336,9 +348,16 @@ def main() -> None:
             figures["replica_samples"] = make_replicated_eval(files, replica, args.copies)
             figures["corpus"] = bench_speed(files, args.repeat, tmp)
             figures["corpus_plus_replica"] = bench_speed([*files, replica], args.repeat, tmp)
+            if args.agentic_copies:
+                agentic = tmp / "synthetic-agentic.eval"
+                copies = args.agentic_copies
+                figures["agentic_samples"] = make_replicated_eval(files, agentic, copies, agentic_only=True)
+                figures["agentic_replica"] = bench_speed([agentic], args.repeat, tmp)
             if args.serial:
                 figures["corpus_serial"] = bench_speed(files, args.repeat, tmp, workers=1)
                 figures["corpus_plus_replica_serial"] = bench_speed([*files, replica], args.repeat, tmp, workers=1)
+                if args.agentic_copies:
+                    figures["agentic_replica_serial"] = bench_speed([agentic], args.repeat, tmp, workers=1)
         if args.big or args.big_only:
             figures["big"] = bench_big(tmp, args.big_mb)
         if args.json_mb:
@@ -351,7 +370,8 @@ def main() -> None:
         return
     print(f"machine: {figures['machine']['cpus']} cpus, Python {figures['machine']['python']}, "
           f"load average {', '.join(f'{x:.2f}' for x in figures['machine']['load_avg'])}")  # fmt: skip
-    for key in ("corpus", "corpus_plus_replica", "corpus_serial", "corpus_plus_replica_serial"):
+    keys = ("corpus", "corpus_plus_replica", "agentic_replica")
+    for key in (*keys, *(f"{k}_serial" for k in keys)):
         if key in figures:
             f = figures[key]
             print(f"\n{key}: {f['files']} .eval files, {f['size_mb']} MB, {f['runs']} runs, "

@@ -230,3 +230,14 @@ def test_schema_doc_describes_every_table_and_column(db):
         assert not missing, f"docs/schema.md, table {table!r}: undocumented columns {sorted(missing)}"
     stale = set(documented) - set(db.table_names())
     assert not stale, f"docs/schema.md documents tables that do not exist: {sorted(stale)}"
+
+
+def test_rerun_indexes_hold_only_reruns_and_serve_their_queries(db):
+    """Migration 9: originals add no entry to the re-run indexes, and `IS NOT NULL` queries still use them."""
+    for index, column in (("runs_variant", "variant"), ("runs_rerun_of", "rerun_of")):
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [index]).fetchone()[0]
+        assert sql.endswith(f"WHERE {column} IS NOT NULL"), sql
+        plan = " ".join(
+            row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN SELECT id FROM runs WHERE {column} IS NOT NULL")
+        )
+        assert index in plan, plan

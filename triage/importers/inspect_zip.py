@@ -64,6 +64,7 @@ class EvalZip:
             raise LoadError(path, None, f"cannot read file ({exc.strerror or exc})") from exc
         # A zip may hold a member name twice (Inspect rewrites header.json by appending); the last wins.
         self.members: dict[str, zipfile.ZipInfo] = {info.filename: info for info in self.zf.infolist()}
+        self._dctx: Any = None  # the zstd decompression context, made at the first zstd member
 
     def close(self) -> None:
         self.zf.close()
@@ -111,7 +112,10 @@ class EvalZip:
             )
         try:
             # Inspect splits large members into several zstd frames: read across them.
-            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
+            # One decompression context per archive: creating one per member costs as much as the decompression.
+            if self._dctx is None:
+                self._dctx = zstandard.ZstdDecompressor()
+            with self._dctx.stream_reader(raw, read_across_frames=True) as reader:
                 data = reader.read()
         except zstandard.ZstdError as exc:
             raise LoadError(
