@@ -467,3 +467,42 @@ def test_error_type_from_traceback_or_message() -> None:
     assert error_type("RuntimeError('solver exploded')", "") == "RuntimeError"
     assert error_type("TimeoutError: took too long", None) == "TimeoutError"
     assert error_type("something went wrong", None) is None
+
+
+def test_deflate_and_zstd_members_read_alike_and_corruption_is_caught(fresh, tmp_path) -> None:
+    """Members are decompressed in one call (deflate, older Inspect; zstd, current): same runs from either,
+    and a damaged deflate member or a wrong CRC is an error naming the member, never wrong data."""
+    deflated = tmp_path / "deflated.eval"
+    rewrite_eval(fresh["eval"], deflated, lambda name, data: data)
+    with zipfile.ZipFile(deflated) as zf:
+        assert {info.compress_type for info in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+        info = zf.getinfo("samples/add_epoch_2.json")
+    as_zstd = [run.model_dump() for run in load_runs(fresh["eval"])]
+    as_deflate = [run.model_dump() for run in load_runs(deflated)]
+    for run in (*as_zstd, *as_deflate):
+        run["metadata"].pop("log")
+    assert as_deflate == as_zstd
+
+    good = deflated.read_bytes()
+    damaged = bytearray(good)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged[start : start + info.compress_size] = bytes(b ^ 0x5A for b in damaged[start : start + info.compress_size])
+    (tmp_path / "damaged.eval").write_bytes(bytes(damaged))
+    wrong_crc = bytearray(good)
+    central = next(  # the central directory entry of that member: its CRC is 16 bytes in
+        i for i in _all(good, b"PK\x01\x02") if good[i + 46 : i + 46 + len(info.filename)] == info.filename.encode()
+    )
+    wrong_crc[central + 16 : central + 20] = (info.CRC ^ 1).to_bytes(4, "little")
+    (tmp_path / "wrong-crc.eval").write_bytes(bytes(wrong_crc))
+    for name, reason in (("damaged.eval", "cannot decompress member|CRC/size check"), ("wrong-crc.eval", "CRC/size")):
+        with pytest.raises(LoadError, match=reason) as caught:
+            load_runs(tmp_path / name)
+        assert "samples/add_epoch_2.json" in str(caught.value)
+
+
+def _all(data: bytes, needle: bytes) -> list[int]:
+    found, at = [], data.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
