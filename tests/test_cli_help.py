@@ -134,3 +134,12 @@ def test_a_command_loads_its_own_module_only():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["['triage.cli.common',", "'triage.cli.registry',", "'triage.cli.workspace']"]
+
+
+def test_help_lists_commands_in_the_order_of_the_module_table():
+    from triage.cli import MODULES
+
+    order = [name for names in MODULES.values() for name in names]
+    listed = [info.name or typer.main.get_command_name(info.callback.__name__) for info in app.registered_commands]
+    groups = {group.name for group in app.registered_groups}  # typer lists groups after the commands
+    assert listed == [name for name in order if name not in groups]
