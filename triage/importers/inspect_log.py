@@ -63,7 +63,7 @@ def _load_eval(path: Path, options: LoadOptions) -> Iterator[Item]:
 
 
 # A large .eval is split into parts of about this many compressed bytes of samples, parsed in parallel.
-PART_BYTES = 2 * 1024 * 1024
+PART_BYTES = 512 * 1024
 _open_part: tuple[tuple, EvalZip, dict[str, Any], bool, list[SampleEntry]] | None = None
 
 
