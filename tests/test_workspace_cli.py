@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from triage.db import latest, open_db
+from triage.db import latest, open_db, write_transaction
 from triage.db.migrations import MIGRATIONS_TABLE
 from triage.demo import DEMO_DIR
 from triage.ingest import import_paths
@@ -102,6 +102,15 @@ def test_info_json_reports_the_counts_of_a_workspace(tmp_path):
     assert {name: counts["runs"] for name, counts in info["agents"].items()} == agents
     assert sum(info["runs_by_status"].values()) == expected["runs"]
     assert info["schema_version"] == latest()
+
+    # A labelled run since removed (a re-import dropped it): its label is kept but no longer counts.
+    db = open_db(path)
+    gone = db.execute("SELECT run_id FROM labels ORDER BY uid LIMIT 1").fetchone()[0]
+    with write_transaction(db) as conn:
+        conn.execute("DELETE FROM runs WHERE id = ?", [gone])
+    db.conn.close()
+    info = json.loads(_triage("info", "--db", str(path), "--json", cwd=tmp_path).stdout)
+    assert info["label_rows"] == 3 and info["labelled_runs"] == 2
 
 
 def test_info_prints_a_readable_summary(tmp_path):
