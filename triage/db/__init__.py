@@ -69,7 +69,8 @@ def connect(path: str | Path, *, create: bool = True, migrate_schema: bool = Tru
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it, for the same triggers either way
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA journal_mode = wal")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # set once: a file already in WAL is not written
+            conn.execute("PRAGMA journal_mode = wal")
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"{path}: not a triage workspace ({exc})") from exc
     if migrate_schema:
