@@ -149,3 +149,20 @@ def test_cluster_keeps_an_existing_index_current(ws, tmp_path) -> None:
     cluster(db)  # re-import, then clustering: the index follows without a search
     assert search(db, '"once more"', update=False).total == 3
     db.conn.close()
+
+
+def test_no_import_since_the_last_update_skips_the_scan(ws, tmp_path, monkeypatch) -> None:
+    """The freshness check costs one read of `sources` until an import changes a file's row."""
+    import triage.search as search_module
+
+    db = open_db(ws)
+    assert update_index(db)["indexed"] == 5
+    scans = []
+    real = search_module._stale
+    monkeypatch.setattr(search_module, "_stale", lambda d: scans.append(1) or real(d))
+    assert update_index(db)["indexed"] == 0 and search(db, "refused").total == 3
+    assert scans == []
+    store_runs(db, runs(refused=2, version=" again"), tmp_path)  # a re-import that changes runs
+    assert (update_index(db)["indexed"], len(scans)) == (4, 1)
+    assert search(db, "again").total == 2 and len(scans) == 1
+    db.conn.close()

@@ -2,7 +2,9 @@
 
 - :func:`update_index` brings ``search_text`` up to date incrementally: runs imported or re-imported
   since they were indexed (``runs.imported_at`` differs from ``search_docs.imported_at``) are
-  (re-)indexed, runs no longer in the workspace are dropped. Untouched runs cost one joined query.
+  (re-)indexed, runs no longer in the workspace are dropped. Untouched runs cost one joined query, and
+  nothing when no import happened since the last update (a digest of the ``sources`` rows, which every
+  import rewrites in the transaction that changes its runs).
   :func:`search` calls it first (the first search builds the index) and ``triage cluster`` keeps an
   existing index current, so no import step needs a hook.
 - :func:`search` answers an FTS5 query (words, ``"phrases"``, ``OR``, ``NOT``, ``prefix*``) with
@@ -14,6 +16,7 @@ without a transcript contributes its recorded error, submission and target.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import time
@@ -27,12 +30,14 @@ from triage.db import write_transaction
 from triage.db.sqlite import Database
 from triage.ingest.store import decode_messages
 from triage.models import Message
+from triage.settings import get_setting, set_setting
 
 __all__ = ["SearchError", "SearchHit", "SearchResult", "index_exists", "run_text", "search", "update_index"]
 
 BATCH = 200  # runs per write transaction while indexing: the write lock is never held long
 MARK_START, MARK_END = "\ue000", "\ue001"  # snippet highlight markers (private use: never in the data)
 SNIPPET_TOKENS = 16
+INDEXED_SOURCES = "search.indexed_sources"  # setting: the sources' digest when the index was last made current
 
 
 class SearchError(ValueError):
@@ -83,9 +88,28 @@ def index_exists(db: Database) -> bool:
     return db.execute("SELECT 1 FROM search_docs LIMIT 1").fetchone() is not None
 
 
+def _sources_digest(db: Database) -> str:
+    """A digest of every source's id, import time, status and content hash.
+
+    A run's text (transcript, error, submission, target) changes only when its file is imported, which
+    rewrites the file's ``sources`` row in the same transaction, and runs are removed only by re-importing
+    their file: the same digest means no run's text changed. (Re-binarising and variant links change
+    outcome, agent and variant, which the search reads live from ``runs``.) One row per file, so a million
+    runs in a thousand files cost a thousand rows here instead of a join of two million.
+    """
+    digest = hashlib.sha256()
+    for row in db.execute("SELECT id, imported_at, status, content_hash FROM sources ORDER BY id"):
+        digest.update(orjson.dumps(row))
+    return digest.hexdigest()
+
+
 def update_index(db: Database, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Index runs new or re-imported since they were indexed; drop removed runs. Returns counts and seconds."""
     started = time.perf_counter()
+    # Read before the scan: an import committed after this point changes the digest, so the next update rescans.
+    sources = _sources_digest(db)
+    if get_setting(db, INDEXED_SOURCES) == sources:
+        return {"indexed": 0, "removed": 0, "seconds": round(time.perf_counter() - started, 3)}
     stale, gone = _stale(db)
     if gone:
         with write_transaction(db):
@@ -127,6 +151,7 @@ def update_index(db: Database, progress: Callable[[int, int], None] | None = Non
         done += len(part)
         if progress:
             progress(done, len(stale))
+    set_setting(db, INDEXED_SOURCES, sources)
     return {"indexed": len(stale), "removed": len(gone), "seconds": round(time.perf_counter() - started, 3)}
 
 
