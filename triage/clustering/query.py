@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+import orjson
+
 from triage.db.sqlite import Database
 
 
@@ -40,28 +42,32 @@ def list_clusters(
     rows = db.execute(sql, params).fetchall()
     if not rows:
         return []
-    wanted = {r[0] for r in rows}
+    # Only the listed clusters' members are read (the cluster_id index): `--limit 10` of a million runs reads
+    # the ten clusters, not every membership row.
+    wanted = orjson.dumps([r[0] for r in rows]).decode()
+    chosen = "m.cluster_id IN (SELECT value FROM json_each(?))"
     tasks: dict[str, Counter] = defaultdict(Counter)
     agents: dict[str, Counter] = defaultdict(Counter)
     runs: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for cid, run_id, similarity, task, agent in db.execute(
-        "SELECT m.cluster_id, m.run_id, m.similarity, r.task_id, r.agent FROM cluster_members m "
-        "JOIN runs r ON r.id = m.run_id"
+    for cid, task, agent, n in db.execute(
+        "SELECT m.cluster_id, r.task_id, r.agent, count(*) FROM cluster_members m "
+        f"JOIN runs r ON r.id = m.run_id WHERE {chosen} GROUP BY m.cluster_id, r.task_id, r.agent",
+        [wanted],
     ):
-        if cid not in wanted:
-            continue
-        tasks[cid][task or "(none)"] += 1
-        agents[cid][agent or "(none)"] += 1
-        if members:
+        tasks[cid][task or "(none)"] += n
+        agents[cid][agent or "(none)"] += n
+    if members:
+        for cid, run_id, similarity in db.execute(
+            f"SELECT m.cluster_id, m.run_id, m.similarity FROM cluster_members m WHERE {chosen}", [wanted]
+        ):
             runs[cid].append((-(similarity or 0.0), run_id))
     detectors: dict[str, Counter] = defaultdict(Counter)
     categories: dict[str, Counter] = defaultdict(Counter)
     for cid, detector, category, n in db.execute(
         "SELECT m.cluster_id, d.detector, d.category, count(DISTINCT d.run_id) FROM cluster_members m "
-        "JOIN detections d ON d.run_id = m.run_id GROUP BY m.cluster_id, d.detector, d.category"
+        f"JOIN detections d ON d.run_id = m.run_id WHERE {chosen} GROUP BY m.cluster_id, d.detector, d.category",
+        [wanted],
     ):
-        if cid not in wanted:
-            continue
         detectors[cid][detector] += n
         if category:
             categories[cid][category] += n
