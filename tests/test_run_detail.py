@@ -40,3 +40,19 @@ def test_an_unknown_run_has_no_detail(built: Path) -> None:
     db.conn.close()
     result = CliRunner().invoke(cli, ["show", "no/such/run", "--db", str(built)])
     assert result.exit_code == 2 and "no such run" in result.output
+
+
+def test_show_does_not_load_the_llm_client(built: Path) -> None:
+    """`triage show` (and the views the TUI uses) never import `openai`: it costs most of a second."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys\nfrom triage.cli import main\n"
+        "atexit.register(lambda: sys.stderr.write('LOADED ' + str('openai' in sys.modules)))\n"
+        "sys.argv = ['triage', 'show', sys.argv[1], '--db', sys.argv[2], '--json']\nmain()"
+    )
+    out = subprocess.run([sys.executable, "-c", code, INJECT_RUN, str(built)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["messages"]  # the detail was shown
+    assert out.stderr.strip().endswith("LOADED False")

@@ -22,14 +22,16 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import openai
 
 from triage.suggest.prompt import Prompt, estimate_tokens
 from triage.suggest.redact import redact, register_secret
 from triage.suggest.reply import SCHEMA_NAME
+
+if TYPE_CHECKING:  # the client and its errors are imported where a request is made: importing the ``openai``
+    # package takes most of a second, which `triage show` and the TUI (through triage.views) would pay for nothing
+    import openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 LOCAL_PLACEHOLDER_KEY = "not-needed"
@@ -147,6 +149,8 @@ class SuggestClient:
                 )
             key = LOCAL_PLACEHOLDER_KEY
         register_secret(key)  # a server may echo it back in an error body: never stored or printed
+        import openai
+
         self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=max_retries)
         self._style = _Style()
         self._lock = threading.Lock()
@@ -163,6 +167,8 @@ class SuggestClient:
         Returns the model ids, or None when the server has no model list (then the first request is
         the probe).
         """
+        import openai  # loaded by __init__: only the name here
+
         client = self._client.with_options(max_retries=1)
         try:
             page = client.models.list()
@@ -223,6 +229,8 @@ class SuggestClient:
 
     def complete(self, prompt: Prompt, schemas: tuple[dict, dict]) -> Completion:
         """Ask for one suggestion; ``schemas`` is (full, portable) reply schema. Raises SuggestClientError."""
+        import openai  # loaded by __init__: only the name here
+
         started = time.monotonic()
         while True:
             style = self._style
