@@ -143,3 +143,20 @@ def test_a_parser_process_that_dies_fails_its_file_and_the_batch_goes_on(tmp_pat
     assert error["path"].endswith("boom.eval") and "parser process died" in error["message"]
     expected = import_paths(open_db(tmp_path / "serial.db"), [corpus / "swe-agent"], workers=1).runs_added
     assert summary.runs_added == expected > 100
+
+
+def test_a_pool_broken_between_submissions_fails_the_future_not_the_caller():
+    """A worker the OS kills breaks the pool; the next submit gives a failed future read in its turn."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from triage.ingest.pool import submit
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(os._exit, 1).result()
+        later = submit(pool, abs, -1)  # pool.submit itself would raise here
+        with pytest.raises(BrokenProcessPool):
+            later.result()

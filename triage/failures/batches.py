@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from triage.db.sqlite import Database
 from triage.ingest.pool import default_workers
+from triage.ingest.pool import submit as submit_to
 
 BATCH = 400
 POOL_MIN_BATCHES = 8  # below this many batches, analysis stays in this process
@@ -76,7 +77,7 @@ def _pooled(
     def submit() -> None:
         batch = next(todo, None)
         if batch is not None:
-            pending.append((batch, pool.submit(work, list(rows(db, batch)))))
+            pending.append((batch, submit_to(pool, work, list(rows(db, batch)))))
 
     try:
         # Frozen objects are never visited by the workers' garbage collector: the parent's heap stays shared.

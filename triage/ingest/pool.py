@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from triage.importers import LoadError, LoadOptions
 from triage.importers.base import Loader
@@ -26,6 +27,17 @@ from triage.ingest.parse import WORKER_FILE_BYTES, Plan, error_from_dict, parse_
 from triage.ingest.parse import records as read_records
 
 _INLINE = object()
+
+
+def submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], /, *args: Any) -> Future:
+    """``pool.submit``, or a future that holds the BrokenProcessPool when a worker died since the last call:
+    the caller meets it where it reads that result, as it meets it for the work already in flight."""
+    try:
+        return pool.submit(fn, *args)
+    except BrokenProcessPool as exc:
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
 
 
 def default_workers() -> int:
@@ -117,7 +129,7 @@ class Reader:
             for part in plan.parts or (None,):
                 if index in self.abandoned:
                     break
-                yield index, self.pool.submit(parse_part, job.path, job.loader.name, self.options, part)
+                yield index, submit(self.pool, parse_part, job.path, job.loader.name, self.options, part)
 
     def _top_up(self, until: int | None = None) -> None:
         """Submit parts until ``window`` are in flight (and, at least, until job ``until`` is decided)."""
