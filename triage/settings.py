@@ -7,18 +7,17 @@ budget, the analysis version, the demo flag). Every module reads and writes sett
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from triage.db import write_transaction
-from triage.db.sqlite import Database
+from triage.db.transaction import connection_of
+
+if TYPE_CHECKING:
+    from triage.db.sqlite import Database
 
 __all__ = ["get_setting", "set_setting"]
-
-
-def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
-    return db.conn if isinstance(db, Database) else db
 
 
 def get_setting(db: Database | sqlite3.Connection, key: str, default: Any = None) -> Any:
@@ -27,7 +26,7 @@ def get_setting(db: Database | sqlite3.Connection, key: str, default: Any = None
     A value that is not JSON (written by hand with sqlite3) is returned as the stored text.
     """
     try:
-        row = _conn(db).execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        row = connection_of(db).execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return default  # not a migrated workspace (e.g. a file checked before replacing it)

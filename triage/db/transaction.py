@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: a plain connection needs no sqlite-utils (a fast `triage info`)
     from triage.db.sqlite import Database
 
-__all__ = ["Connection", "write_transaction", "TransactionMisuse"]
+__all__ = ["Connection", "connection_of", "write_transaction", "TransactionMisuse"]
 
 _savepoints = itertools.count(1)
 
@@ -47,7 +47,8 @@ class Connection(sqlite3.Connection):
         super().rollback()
 
 
-def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
+def connection_of(db: Database | sqlite3.Connection) -> sqlite3.Connection:
+    """The sqlite3 connection of either workspace handle."""
     return db if isinstance(db, sqlite3.Connection) else db.conn
 
 
@@ -61,7 +62,7 @@ def write_transaction(db: Database | sqlite3.Connection) -> Iterator[sqlite3.Con
     may hold only a read snapshot that cannot be upgraded without "database is locked") raises
     :class:`TransactionMisuse`.
     """
-    conn = _conn(db)
+    conn = connection_of(db)
     depth = getattr(conn, "write_depth", None)
     if conn.in_transaction:
         if depth == 0:
