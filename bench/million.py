@@ -15,7 +15,8 @@ distinct signatures; one run in ten has tool output 2-40x longer (transcript siz
 Then runs each step as its own ``triage`` process (``--json``) and reports wall time and the process's
 peak resident memory (``wait4`` rusage): import (throughput, database size per run), analyze, cluster,
 score by agent and by task with 1,000 bootstrap samples and by task without, search (index build, then
-query latency), and the TUI (``bench/tui.py --db``: first paint, label keystroke).
+query latency), the TUI (``bench/tui.py --db``: first paint, label keystroke), and the reading commands a
+reviewer runs by hand ("interactive": ``info``, ``clusters --limit 10``, ``audit``).
 
 Bars (issue 17, 2 cores): cluster < 60 s, TUI first paint < 1 s, label keystroke < 100 ms,
 ``score --by task`` < 3 s, peak memory < 4 GB.
@@ -52,7 +53,7 @@ RECORDS_PER_JSONL = 10_000
 INSPECT_SHARE = 0.7
 FAMILY_COPIES, TASK_COPIES, AGENT_VARIANTS = 25, 8, 7  # 10 demo tasks -> 2,000 tasks; 3 agents -> 21
 # Scoring needs no analysis, so it runs before it; search (its index build is long) runs last.
-STEPS = ("import", "score", "analyze", "cluster", "tui", "search")
+STEPS = ("import", "score", "analyze", "cluster", "tui", "search", "interactive")
 
 
 WORD = "\u2063W\u2063"  # a marker no transcript holds: each occurrence becomes a vocabulary word
@@ -342,6 +343,12 @@ def main() -> None:
                                      cwd=ROOT)  # fmt: skip
             results["search_latency"] = {"output": latency.stdout}
             say("search latency in one process (index up to date; median of 5):\n" + latency.stdout.rstrip())
+        if "interactive" in steps:
+            # Reading commands a reviewer runs by hand: one process each (start-up included), exit 1 is a
+            # verdict (audit: an item fails), not an error.
+            for name, argv in (("info", ["info"]), ("clusters", ["clusters", "--limit", "10"]), ("audit", ["audit"])):
+                r = results[name] = run_step([*triage, *argv, "--db", str(db), "--json"], logs / name)
+                say(f"{' '.join(argv)}: {r['seconds']} s, peak {r['peak_mb']:,} MB (exit {r['exit']})")
     finally:
         (args.out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
         if not args.keep:

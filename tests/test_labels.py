@@ -26,6 +26,7 @@ from triage.labels import (
     history,
     label_cluster,
     label_of,
+    labels_by_reviewer,
     redo,
     reviewer_labels,
     undo,
@@ -370,10 +371,13 @@ def test_random_histories_bulk_one_run_and_cached_paths_agree(ws):
         assert cached == fresh, f"step {step}"
         for run_id in RUNS:
             assert label_of(ws, run_id) == fresh.get(run_id), f"step {step} {run_id}"
-        for who in ("ana", "ben"):
+        by_reviewer = labels_by_reviewer(ws)  # every view from one pass (what agreement and the audit read)
+        for who in ("ana", "ben", "cy", "lead"):
             mine = fresh_effective(ws, who)
+            assert by_reviewer.get(who, {}) == mine, f"step {step} {who}"
             for run_id in RUNS:
                 assert label_of(ws, run_id, who) == mine.get(run_id)
+        assert set(by_reviewer) <= {"ana", "ben", "cy"}  # adjudications are no reviewer's own view
         flagged = {r for r, lab in fresh.items() if lab.conflict}
         assert flagged == {c.run_id for c in conflicts(ws)}
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from triage.db.sqlite import Database
-from triage.labels import effective_labels
+from triage.labels import labels_by_reviewer
 
 Level = Literal["effect", "category"]
 
@@ -99,15 +99,8 @@ def krippendorff_alpha(matrix: list[list[str | None]]) -> float | None:
 
 def reviewer_views(db: Database, level: Level = "effect") -> dict[str, dict[str, str]]:
     """Each reviewer's value (effect or category) per run they labelled."""
-    reviewers = [
-        r[0]
-        for r in db.execute(
-            "SELECT DISTINCT reviewer FROM labels WHERE action IN ('label', 'cluster') ORDER BY reviewer"
-        )
-    ]
     views: dict[str, dict[str, str]] = {}
-    for reviewer in reviewers:
-        labels = effective_labels(db, reviewer=reviewer)
+    for reviewer, labels in sorted(labels_by_reviewer(db).items()):
         view = {}
         for run_id, lab in labels.items():
             value = (lab.effect.value if lab.effect is not None else None) if level == "effect" else lab.category

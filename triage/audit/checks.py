@@ -13,11 +13,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 from triage.agreement import reviewer_views
 from triage.db.sqlite import Database
 from triage.labels import conflicts, effective_labels
 
 EXAMPLES = 10  # evidence lists are capped: the verdict needs a few examples, not thousands
+
+# Covered by the index runs_agent_status (agent, status, task_id, score) of migration 10: no run row is read.
+GROUPS_SQL = (
+    "SELECT coalesce(agent, '(unknown)'), status, task_id, count(*), "
+    "max(score IS NOT NULL AND score NOT IN (0, 1)) FROM runs GROUP BY agent, status, task_id"
+)
 
 
 @dataclass
@@ -31,34 +39,56 @@ class Measure:
 
 
 class Context:
-    """What the checks read, loaded once per audit."""
+    """What the checks read, loaded once per audit.
+
+    Nothing here reads every run's row: counts per agent, outcome and task come from one scan of the
+    covering index ``runs_agent_status`` (migration 10), and only labelled runs are looked up one by one,
+    so an audit of a million runs costs what their index and their labels cost.
+    """
 
     def __init__(self, db: Database):
         self.db = db
 
     @cached_property
-    def runs(self) -> list[tuple[str, str, str, str, str, int | None]]:
-        """(run id, agent, task id, family, status, success) for every run."""
-        return self.db.execute(
-            "SELECT r.id, coalesce(r.agent, '(unknown)'), coalesce(r.task_id, '(none)'), "
-            "coalesce(t.family, r.task_id, '(none)'), r.status, r.success "
-            "FROM runs r LEFT JOIN tasks t ON t.id = r.task_id"
-        ).fetchall()
+    def groups(self) -> list[tuple[str, str, str | None, int, int]]:
+        """(agent, status, task id or None, runs, any continuous score) per agent, outcome and task."""
+        return self.db.execute(GROUPS_SQL).fetchall()
+
+    @cached_property
+    def tasks(self) -> dict[str, tuple[str | None, bool, bool]]:
+        """task id -> (family, no human minutes, no threshold)."""
+        rows = self.db.execute("SELECT id, family, human_minutes IS NULL, threshold IS NULL FROM tasks")
+        return {task: (family, bool(no_minutes), bool(no_threshold)) for task, family, no_minutes, no_threshold in rows}
+
+    def family(self, task: str | None) -> str:
+        """A run's family as the evidence names it: the task's family, else the task id, else "(none)"."""
+        if task is None:
+            return "(none)"
+        known = self.tasks.get(task)
+        return known[0] if known is not None and known[0] is not None else task
 
     @cached_property
     def labels(self):
         return effective_labels(self.db)
 
     @cached_property
-    def runs_per_agent(self) -> Counter:
-        return Counter(r[1] for r in self.runs)
+    def labelled(self) -> dict[str, tuple[str, str | None, str, int | None, bool]]:
+        """Labelled runs still in the workspace: run id -> (agent, task id, status, success, is a variant)."""
+        ids = orjson.dumps(list(self.labels)).decode()
+        return {
+            row[0]: row[1:]
+            for row in self.db.execute(
+                "SELECT r.id, coalesce(r.agent, '(unknown)'), r.task_id, r.status, r.success, r.variant IS NOT NULL "
+                "FROM json_each(?) j JOIN runs r ON r.id = j.value",
+                [ids],
+            )
+        }
 
 
-def _share_by(groups: dict[str, list[bool]]) -> dict[str, dict[str, Any]]:
+def _shares(counts: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    """``{key: [runs, counted]}`` as each key's n, count and share, sorted by key."""
     return {
-        key: {"n": len(flags), "count": sum(flags), "share": round(sum(flags) / len(flags), 4)}
-        for key, flags in sorted(groups.items())
-        if flags
+        key: {"n": n, "count": count, "share": round(count / n, 4)} for key, (n, count) in sorted(counts.items()) if n
     }
 
 
@@ -73,7 +103,9 @@ def _worst_share(by_agent: dict[str, dict[str, Any]], what: str, empty: str) -> 
 
 
 def runs_per_task(ctx: Context) -> Measure:
-    counts: Counter = Counter((r[1], r[2]) for r in ctx.runs)
+    counts: Counter = Counter()
+    for agent, _, task, n, _ in ctx.groups:
+        counts[agent, "(none)" if task is None else task] += n
     if not counts:
         return Measure(None, False, "no runs")
     low = sorted(((n, agent, task) for (agent, task), n in counts.items()))
@@ -87,20 +119,25 @@ def runs_per_task(ctx: Context) -> Measure:
 
 
 def usage_limit_share(ctx: Context) -> Measure:
-    groups: dict[str, list[bool]] = defaultdict(list)
-    for _, agent, _, _, status, _ in ctx.runs:
-        groups[agent].append(status == "limit")
-    return _worst_share(_share_by(groups), "runs ending on a usage limit", "no runs")
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for agent, status, _, n, _ in ctx.groups:
+        counts[agent][0] += n
+        counts[agent][1] += n if status == "limit" else 0
+    return _worst_share(_shares(counts), "runs ending on a usage limit", "no runs")
 
 
 def _effect_share(ctx: Context, effect: str, *, failures_only: bool) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[bool]] = defaultdict(list)
-    for run_id, agent, _, _, status, _ in ctx.runs:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for agent, status, _, n, _ in ctx.groups:
+        if not (failures_only and status == "success"):
+            counts[agent][0] += n
+    for run_id, (agent, _, status, _, _) in ctx.labelled.items():
         if failures_only and status == "success":
             continue
-        lab = ctx.labels.get(run_id)
-        groups[agent].append(lab is not None and lab.effect is not None and lab.effect.value == effect)
-    return _share_by(groups)
+        lab = ctx.labels[run_id]
+        if lab.effect is not None and lab.effect.value == effect:
+            counts[agent][1] += 1
+    return _shares(counts)
 
 
 def invalid_share(ctx: Context) -> Measure:
@@ -108,15 +145,17 @@ def invalid_share(ctx: Context) -> Measure:
 
 
 def failures_reviewed(ctx: Context) -> Measure:
-    by_agent: dict[str, list[bool]] = defaultdict(list)
-    by_family: dict[str, list[bool]] = defaultdict(list)
-    for run_id, agent, _, family, status, _ in ctx.runs:
-        if status == "success":
-            continue
-        reviewed = run_id in ctx.labels
-        by_agent[agent].append(reviewed)
-        by_family[family].append(reviewed)
-    agents, families = _share_by(by_agent), _share_by(by_family)
+    by_agent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_family: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for agent, status, task, n, _ in ctx.groups:
+        if status != "success":
+            by_agent[agent][0] += n
+            by_family[ctx.family(task)][0] += n
+    for agent, task, status, _, _ in ctx.labelled.values():
+        if status != "success":
+            by_agent[agent][1] += 1
+            by_family[ctx.family(task)][1] += 1
+    agents, families = _shares(by_agent), _shares(by_family)
     if not agents:
         return Measure(None, False, "no failures to review")
     groups = [("agent", k, v) for k, v in agents.items()] + [("family", k, v) for k, v in families.items()]
@@ -152,7 +191,10 @@ def unconfirmed_suggestions(ctx: Context) -> Measure:
         "AND s.id NOT IN (SELECT suggestion_id FROM labels WHERE suggestion_id IS NOT NULL)"
     ).fetchall()
     members: dict[str, list[str]] = defaultdict(list)
-    for cluster_id, run_id in ctx.db.execute("SELECT cluster_id, run_id FROM cluster_members"):
+    wanted = orjson.dumps(sorted({cluster for _, run_id, cluster, _ in rows if not run_id and cluster})).decode()
+    for cluster_id, run_id in ctx.db.execute(  # only the clusters a suggestion names, not every membership
+        "SELECT cluster_id, run_id FROM cluster_members WHERE cluster_id IN (SELECT value FROM json_each(?))", [wanted]
+    ):
         members[cluster_id].append(run_id)
     open_ = []
     for sid, run_id, cluster_id, category in rows:
@@ -167,8 +209,9 @@ def unconfirmed_suggestions(ctx: Context) -> Measure:
 
 def unsolved_tasks(ctx: Context) -> Measure:
     solved: dict[str, bool] = {}
-    for _, _, task, _, status, _ in ctx.runs:
-        solved[task] = solved.get(task, False) or status == "success"
+    for _, status, task, _, _ in ctx.groups:
+        key = "(none)" if task is None else task
+        solved[key] = solved.get(key, False) or status == "success"
     unsolved = sorted(t for t, ok in solved.items() if not ok)
     return Measure(
         float(len(unsolved)), True, f"{len(unsolved)} of {len(solved)} tasks solved by no run of any agent",
@@ -178,6 +221,9 @@ def unsolved_tasks(ctx: Context) -> Measure:
 
 def disagreement_rate(ctx: Context) -> Measure:
     # The runs two or more reviewers labelled (run labels or cluster decisions), as `triage agreement` sees them.
+    reviewers = ctx.db.execute("SELECT count(DISTINCT reviewer) FROM labels WHERE action IN ('label', 'cluster')")
+    if reviewers.fetchone()[0] < 2:  # no run can have two reviewers: skip resolving every reviewer's view
+        return Measure(None, True, "no run labelled by two or more reviewers")
     views = reviewer_views(ctx.db, "effect")
     seen: Counter = Counter(run for view in views.values() for run in view)
     base = sum(1 for n in seen.values() if n > 1)
@@ -191,18 +237,18 @@ def disagreement_rate(ctx: Context) -> Measure:
 
 
 def task_metadata(ctx: Context) -> Measure:
-    rows = ctx.db.execute(
-        "SELECT t.id, t.human_minutes IS NULL, t.threshold IS NULL, "
-        "max(r.score IS NOT NULL AND r.score NOT IN (0, 1)) FROM tasks t JOIN runs r ON r.task_id = t.id GROUP BY t.id"
-    ).fetchall()
-    no_minutes = sorted(t for t, nm, _, _ in rows if nm)
-    no_threshold = sorted(t for t, _, nt, cont in rows if nt and cont)
+    continuous: dict[str, bool] = {}  # tasks with runs -> any run with a score other than 0 or 1
+    for _, _, task, _, cont in ctx.groups:
+        if task is not None and task in ctx.tasks:
+            continuous[task] = continuous.get(task, False) or bool(cont)
+    no_minutes = sorted(t for t in continuous if ctx.tasks[t][1])
+    no_threshold = sorted(t for t, cont in continuous.items() if cont and ctx.tasks[t][2])
     missing = len(set(no_minutes) | set(no_threshold))
     return Measure(
         float(missing), True,
         f"{len(no_minutes)} tasks without human minutes, "
         f"{len(no_threshold)} continuous-score tasks without a threshold",
-        {"no_human_minutes": no_minutes[:EXAMPLES], "no_threshold": no_threshold[:EXAMPLES], "tasks": len(rows)},
+        {"no_human_minutes": no_minutes[:EXAMPLES], "no_threshold": no_threshold[:EXAMPLES], "tasks": len(continuous)},
     )  # fmt: skip
 
 
@@ -218,15 +264,14 @@ def labels_questioned(ctx: Context) -> Measure:
         "SELECT rerun_of, success FROM runs WHERE rerun_of IS NOT NULL AND success IS NOT NULL"
     ):
         reruns[original].append(success)
-    success_of = {r[0]: r[5] for r in ctx.runs}
-    variants = {r[0] for r in ctx.db.execute("SELECT id FROM runs WHERE variant IS NOT NULL")}
     counts: dict[str, Counter] = defaultdict(Counter)
     questioned = []
     for run_id, label in ctx.labels.items():
         effect = label.effect.value if label.effect is not None else None
-        if effect not in ("spurious", "invalid") or run_id not in success_of or run_id in variants:
+        run = ctx.labelled.get(run_id)
+        if effect not in ("spurious", "invalid") or run is None or run[4]:  # gone, or a variant
             continue
-        if success_of[run_id] == 1 and effect != "invalid":
+        if run[3] == 1 and effect != "invalid":
             continue
         known = reruns.get(run_id)
         verdict = "not_rerun" if not known else "supported" if any(known) else "questioned"

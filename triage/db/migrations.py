@@ -439,3 +439,12 @@ def m009_partial_rerun_indexes(db: Database) -> None:
     db.execute("DROP INDEX runs_variant")
     db.execute("CREATE INDEX runs_rerun_of ON runs(rerun_of) WHERE rerun_of IS NOT NULL")
     db.execute("CREATE INDEX runs_variant ON runs(variant) WHERE variant IS NOT NULL")
+
+
+@migration(10)
+def m010_audit_index(db: Database) -> None:
+    """The agent index also holds each run's task and score: `triage audit` counts runs per agent, outcome and
+    task (and finds continuous scores) in one scan of the index instead of reading every wide row (10 s at a
+    million runs). Counts per agent and outcome still read the index's first two columns."""
+    db.execute("DROP INDEX runs_agent_status")
+    db.execute("CREATE INDEX runs_agent_status ON runs(agent, status, task_id, score)")

@@ -4,7 +4,8 @@
   :func:`adjudicate`, and reads it back: :func:`history`; :mod:`triage.labels.undo` has :func:`undo`
   and :func:`redo`.
 - :mod:`triage.labels.effective` resolves the label each run counts as: :func:`effective_labels`
-  (whole workspace, one pass), :func:`label_of` (one run, cheap), :func:`conflicts`. The rule is
+  (whole workspace, one pass), :func:`labels_by_reviewer` (every reviewer's own view, one pass),
+  :func:`label_of` (one run, cheap), :func:`conflicts`. The rule is
   documented there and in docs/labels.md.
 - :mod:`triage.labels.clusters`: a cluster's decisions (:func:`cluster_decision`, :func:`cluster_labels`)
   and the cluster's label derived from its members (:func:`cluster_label`).
@@ -19,6 +20,7 @@ from triage.labels.effective import (
     conflicts,
     effective_labels,
     label_of,
+    labels_by_reviewer,
     reviewer_labels,
 )
 from triage.labels.io import ImportReport, LabelsFileError, export_labels, import_labels
@@ -62,6 +64,7 @@ __all__ = [
     "import_labels",
     "label_cluster",
     "label_of",
+    "labels_by_reviewer",
     "redo",
     "reviewer_labels",
     "undo",
