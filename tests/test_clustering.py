@@ -23,6 +23,7 @@ from triage.clustering import (
     move,
     split,
 )
+from triage.clustering.query import DETECTOR_COUNTS
 from triage.db import open_db
 from triage.settings import get_setting
 
@@ -130,6 +131,9 @@ def test_detector_counts_per_cluster(db, tmp_path) -> None:
         "SELECT category, count(DISTINCT run_id) FROM detections WHERE category IS NOT NULL GROUP BY 1"
     )
     assert only["categories"] == dict(proposed.fetchall())
+    # Counted from the index alone (migration 11): no detection row, with its excerpt and detail, is read.
+    plan = " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + DETECTOR_COUNTS, ["[]"]))
+    assert "COVERING INDEX detections_run" in plan, plan
 
 
 def test_same_data_and_settings_give_the_same_clusters(tmp_path) -> None:
