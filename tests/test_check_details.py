@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from failure_factory import assistant, make_run, store_runs, user
+from failure_factory import assistant, make_run, store_runs, tool, user
 
 from triage.clustering import cluster
 from triage.db import open_db
@@ -148,5 +148,24 @@ def test_a_finish_call_is_the_answer_and_a_run_cut_off_mid_action_has_none(tmp_p
         fin, cut = run_signature(db, "fin"), run_signature(db, "cut")
         assert fin["outcome_cause"] == "wrong_answer" and "hosted on port" in fin["outcome_detail"]
         assert cut["outcome_cause"] == "no_submission"
+    finally:
+        db.conn.close()
+
+
+def test_an_ungraded_run_has_no_verdict_unless_a_target_shows_the_answer_wrong(tmp_path) -> None:
+    """No score, no success, no raw score: the run failed for want of a verdict, not for its answer. With a
+    target the answer is held against it as for any run; a scored run keeps its verdict."""
+    messages = [user("write hello.txt"), assistant("", ("bash", {"cmd": "echo hi > hello.txt"})), tool(""),
+                assistant("Done: hello.txt written.")]  # fmt: skip
+    ungraded = make_run("ungraded", task_id="t1", agent="a1", success=None, messages=messages)
+    with_target = make_run("target", task_id="t1", agent="a1", success=None, target="Yes", messages=messages)
+    scored = make_run("scored", task_id="t1", agent="a1", score=0.0, messages=messages)
+    db = open_db(tmp_path / "ws.db")
+    try:
+        store_runs(db, [ungraded, with_target, scored], tmp_path)
+        analyze(db)
+        assert run_signature(db, "ungraded")["cause"] == "no_verdict"
+        assert run_signature(db, "target")["cause"] == "wrong_answer"
+        assert run_signature(db, "scored")["cause"] == "wrong_answer"
     finally:
         db.conn.close()

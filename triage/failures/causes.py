@@ -60,6 +60,7 @@ CAUSES: dict[str, str] = {
     "limit_progressing": "a usage limit ended the run while the agent was still progressing",
     "limit": "a usage limit ended the run (no transcript to judge progress)",
     "no_submission": "the run ended without an answer",
+    "no_verdict": "nothing scored the run: it counts as failed for want of a verdict, not for its answer",
     "score_only": "only a score was recorded (no transcript)",
     "error": "the run errored (``error:<class>`` names the class)",
 }
@@ -115,6 +116,11 @@ def outcome_cause(ctx: RunContext, failure: Failure) -> tuple[str, str]:
             return "limit", detail_text(kind)
         cause = "limit_progressing" if ctx.progress.get("advancing") else "limit_stalled"
         return cause, _last_trouble(ctx)
+    if _unscored(ctx.run) and not str(ctx.run.get("target") or "").strip():
+        # Nothing graded the run and there is no target to hold the answer against (an ungraded trajectory,
+        # a scorer that never ran): calling it wrong would be a guess. With a target, the answer is compared
+        # as for any run (a wrong answer, or a near miss that says the scoring is what is missing).
+        return "no_verdict", ""
     if not ctx.messages and not ctx.answer[1].strip():
         return "score_only", ""
     index, answer = ctx.answer
@@ -125,6 +131,12 @@ def outcome_cause(ctx: RunContext, failure: Failure) -> tuple[str, str]:
         return "patch_fails_tests", checks or patch_area(changed_files(answer))
     # The verifier's record of what it found wrong says more than the agent's closing words.
     return "wrong_answer", checks or "\n".join(answer_lines(ctx))
+
+
+def _unscored(run: dict[str, Any]) -> bool:
+    """No score, no binarised success and no raw score recorded: nothing graded the run."""
+    raw = run.get("score_raw")
+    return run.get("score") is None and run.get("success") is None and raw in (None, "", "null", "{}", {})
 
 
 def failed_checks(run: dict[str, Any]) -> list[dict[str, Any]]:
