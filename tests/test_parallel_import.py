@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import inspect_logs
 import pytest
 
 from triage.db import open_db
-from triage.importers import inspect_log
+from triage.importers import LoadOptions, inspect_log
 from triage.ingest import import_paths, validate_paths
 
 
@@ -160,3 +162,29 @@ def test_a_pool_broken_between_submissions_fails_the_future_not_the_caller():
         later = submit(pool, abs, -1)  # pool.submit itself would raise here
         with pytest.raises(BrokenProcessPool):
             later.result()
+
+
+def _child_moves_the_file_offset(path: Path) -> int:
+    """In a forked process: the archive this process reads parts from, its file offset sent to the end."""
+    archive = inspect_log._archive(path)[0]
+    return os.lseek(archive.zf.fp.fileno(), 0, os.SEEK_END)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_forked_parser_never_shares_the_parents_open_log(logs):
+    """A worker forked while this process had a log open for its parts opens its own copy: seeking in an
+    inherited open file would move this process's offset too, and each would read the other's bytes."""
+    import multiprocessing
+
+    path = logs["eval"]
+    parent = inspect_log._archive(path)[0]
+    fd = parent.zf.fp.fileno()
+    before = os.lseek(fd, 0, os.SEEK_CUR)
+    os.lseek(fd, 0, os.SEEK_SET)  # at the start: a child's seek to the end would show here
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            assert pool.apply(_child_moves_the_file_offset, (path,)) == path.stat().st_size
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 0
+    finally:
+        os.lseek(fd, before, os.SEEK_SET)  # where this process's buffered reader left it
+    assert list(inspect_log.load_eval_part(path, LoadOptions(), (0, 1)))  # and this process still reads it

@@ -13,6 +13,7 @@ for copies of one log (a ``.eval`` and its ``.json`` conversion), which the impo
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,10 +86,13 @@ def eval_parts(path: Path) -> list[tuple[int, int]]:
 
 
 def _archive(path: Path) -> tuple[EvalZip, dict[str, Any], bool, list[SampleEntry]]:
-    """The open archive, header and sample list of ``path``, kept open for the next part of the same file."""
+    """The open archive, header and sample list of ``path``, kept open for the next part of the same file.
+
+    Kept per process: a worker forked while this process had the archive open would share its file offset,
+    and two processes seeking in one open file read each other's bytes."""
     global _open_part
     stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    key = (os.getpid(), str(path), stat.st_mtime_ns, stat.st_size)
     if _open_part is None or _open_part[0] != key:
         if _open_part is not None:
             _open_part[1].close()
