@@ -67,6 +67,27 @@ def test_not_for_outputs_files_found_later_or_a_single_slip() -> None:
     assert d.detail["missing"] == ["q3_metrics.xlsx"]
 
 
+def test_a_listing_of_the_input_folder_without_the_file_is_a_failed_attempt() -> None:
+    """A clean listing of the folder the task puts its input in, without the input, is evidence it is missing;
+    one that shows it means it is there; a listing of another folder (or of what `cd` led to) says nothing."""
+    read = [
+        user(TASK),
+        bash("cat /workspace/data/q3_metrics.xlsx"),
+        tool("cat: q3_metrics.xlsx: No such file or directory"),
+    ]
+    listing = read + [bash("ls -la /workspace/data"), tool("total 8\nnotes.md\nREADME")]
+    [d] = hits(make_run("l", messages=listing), "task_files_missing")
+    assert d.detail["missing"] == ["q3_metrics.xlsx"] and d.detail["failed"] == 2
+    shown = read + [bash("ls /workspace/data/"), tool("notes.md  q3_metrics.xlsx")]
+    assert hits(make_run("s", messages=shown), "task_files_missing") == []
+    elsewhere = read + [bash("ls /workspace/data/archive"), tool("old.csv")]
+    assert hits(make_run("e", messages=elsewhere), "task_files_missing") == []
+    after_cd = read + [bash("cd /workspace/data && ls archive"), tool("old.csv")]
+    assert hits(make_run("c", messages=after_cd), "task_files_missing") == []
+    failed_listing = read + [bash("ls /workspace/data"), tool("ls: cannot access '/workspace/data': Permission denied")]
+    assert hits(make_run("p", messages=failed_listing), "task_files_missing") == []
+
+
 def test_the_missing_input_is_the_cause_over_the_agents_search_loop(db, tmp_path) -> None:
     messages = [user(TASK)]
     for _ in range(5):

@@ -2,11 +2,12 @@
 
 The task names files or folders to work from (``/workspace/data.csv``, ``the report in docs/plan.pdf``);
 every attempt the agent made to read, list or find one of them reported it missing (``No such file or
-directory``, ``does not exist``, a ``find -name`` that prints nothing) and none ever succeeded. The
-environment was not set up as the task assumes: nothing the agent could do would have made the run
-succeed, so the finding proposes ``infrastructure`` and outweighs what the agent did about it (searching
-again and again, asking for the file). Files the task asks the agent to create (``save it to out.txt``)
-and files the agent itself writes are outputs, never missing inputs.
+directory``, ``does not exist``, a ``find -name`` that prints nothing, a clean listing of the folder the
+task puts it in that does not show it) and none ever succeeded. The environment was not set up as the
+task assumes: nothing the agent could do would have made the run succeed, so the finding proposes
+``infrastructure`` and outweighs what the agent did about it (searching again and again, asking for the file).
+Files the task asks the agent to create (``save it to out.txt``) and files the agent itself writes are
+outputs, never missing inputs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from functools import lru_cache
 
 from triage.ansi import strip_ansi
-from triage.failures.context import RunContext
+from triage.failures.context import Observation, RunContext
 from triage.failures.detectors import register
 from triage.failures.detectors.text import Rule, excerpt
 from triage.failures.normalize import normalize
@@ -56,6 +57,9 @@ _READ_VERBS = {
     "unzip", "tar", "cp", "mv", "rsync", "open", "view", "python", "python3", "node", "bash", "sh", "source",
     "diff", "md5sum", "sha256sum", "xxd", "od", "read_file", "read",
 }  # fmt: skip
+# Commands that list a folder: a clean listing without a file the task puts there is an attempt that failed.
+_LIST_VERBS = {"ls", "view", "tree", "dir"}
+_SHELL_SPLIT = re.compile(r"&&|\|\||[;|\n]")
 _EDITOR_COMMAND = re.compile(r'"command":\s*"(?:cd \S+ && )?([\w./-]+)')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -67,21 +71,27 @@ def _base(path: str) -> str:
 CACHED_PROMPT_CHARS = 65_536  # prompts up to this long are cached (the cache holds at most 512 of them)
 
 
-def _inputs(prompt: str) -> frozenset[str]:
-    """Base names of the files and folders the task names as things to read (outputs left out).
+Inputs = tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]
+
+
+def _inputs(prompt: str) -> Inputs:
+    """Base names of the files and folders the task names as things to read (outputs left out), and the
+    folders the task places its input files in (path without leading ``./`` or ``/``, lower case) with the
+    base names of those files.
 
     Cached: every run of a task has the same prompt, and this is the detector's costliest step."""
     return _cached_inputs(prompt) if len(prompt) <= CACHED_PROMPT_CHARS else _prompt_inputs(prompt)
 
 
 @lru_cache(maxsize=512)
-def _cached_inputs(prompt: str) -> frozenset[str]:
+def _cached_inputs(prompt: str) -> Inputs:
     return _prompt_inputs(prompt)
 
 
-def _prompt_inputs(prompt: str) -> frozenset[str]:
+def _prompt_inputs(prompt: str) -> Inputs:
     text = _URL.sub(" ", prompt)
     found: set[str] = set()
+    folders: dict[str, set[str]] = {}
     for match in _PATH.finditer(text):
         path = match.group(1)
         name = _base(path)
@@ -94,7 +104,28 @@ def _prompt_inputs(prompt: str) -> frozenset[str]:
         found.add(name)
         # The folders on the way are inputs too: an agent looks for the file by listing them.
         found.update(d.lower() for d in path.strip("/").split("/")[:-1] if len(d) >= 3 and d.lower() not in _GENERIC)
-    return frozenset(found)
+        folder = _folder(path.rstrip("/").rsplit("/", 1)[0]) if "/" in path.rstrip("/") else ""
+        if folder:
+            folders.setdefault(folder, set()).add(name)
+    return frozenset(found), tuple(sorted((f, frozenset(n)) for f, n in folders.items()))
+
+
+def _folder(path: str) -> str:
+    """A folder path as compared: lower case, without ``~``, leading ``./`` or ``/`` and trailing ``/``."""
+    return path.lower().lstrip("~").lstrip("./").rstrip("/")
+
+
+def _listed(folders: tuple[tuple[str, frozenset[str]], ...], action: str) -> list[tuple[str, frozenset[str]]]:
+    """The task's input folders a listing command names (``ls /workspace``, an editor's view of it). In a
+    shell line only its last command counts: what ``cd dir && ls sub`` lists is not ``dir``."""
+    arguments = action.split(None, 1)[1] if " " in action.strip() else ""
+    if not arguments.startswith("{"):  # an editor's JSON arguments are one command
+        action = _SHELL_SPLIT.split(action)[-1]
+    out = []
+    for folder, names in folders:
+        if re.search(rf"(?<![\w./-])[~.]?/?{re.escape(folder)}/?(?![\w/.-])", action):
+            out.append((folder, names))
+    return out
 
 
 def _verb(text: str) -> str:
@@ -113,6 +144,26 @@ def _names_in(names: frozenset[str] | set[str], text: str) -> set[str]:
     return {n for n in names if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", text)}
 
 
+def _listing(
+    obs: Observation,
+    folders: tuple[tuple[str, frozenset[str]], ...],
+    action: str,
+    failed: dict[str, list[tuple[int, str]]],
+    found: set[str],
+) -> None:
+    """A listing of a folder the task puts its inputs in: the files it shows are there; a clean, non-empty
+    listing without one of them is an attempt that found it missing."""
+    text = _CONTROL.sub("", _TERMINAL_NOISE.sub("", strip_ansi(obs.text))).strip()
+    if not text or obs.error or _MISSING.search(text[:3000]):
+        return  # nothing listed, or the folder itself missing (counted when the folder is an input)
+    lowered = text.lower()
+    for folder, names in _listed(folders, action):
+        shown = _names_in(names, lowered)
+        found.update(shown)
+        for name in sorted(names - shown):
+            failed.setdefault(name, []).append((obs.index, f"listing of {folder}/ shows no {name}"))
+
+
 def _written(ctx: RunContext) -> dict[str, int]:
     """Base names the agent wrote itself, with the message index of the first write."""
     names: dict[str, int] = {}
@@ -125,12 +176,12 @@ def _written(ctx: RunContext) -> dict[str, int]:
 @register(
     "task_files_missing",
     f"Files or folders the task names as its input are not in the sandbox: every attempt to read, list or find "
-    f"them reported them missing ({MIN_FAILED_READS}+ attempts, none succeeded).",
+    f"them (or to list their folder) reported them missing ({MIN_FAILED_READS}+ attempts, none succeeded).",
     ("infrastructure",),
 )
 def task_files_missing(ctx: RunContext) -> list[Detection]:
     prompt = "\n".join(m.content for m in ctx.messages[:4] if m.role in ("system", "user"))
-    wanted = _inputs(prompt)
+    wanted, folders = _inputs(prompt)
     if not wanted:
         return []
     failed: dict[str, list[tuple[int, str]]] = {}
@@ -141,9 +192,11 @@ def task_files_missing(ctx: RunContext) -> list[Detection]:
             continue
         lowered = action.text.lower()
         named = _names_in(wanted, lowered)
-        if not named:
-            continue
         verb = _verb(action.text)
+        if not named:
+            if verb in _LIST_VERBS and folders:
+                _listing(obs, folders, lowered, failed, found)
+            continue
         text = _CONTROL.sub("", _TERMINAL_NOISE.sub("", strip_ansi(obs.text))).strip()
         missing = _MISSING.search(text[:3000])
         if missing and not _COMMAND_MISSING.search(text[:3000]):
