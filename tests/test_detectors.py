@@ -98,6 +98,32 @@ def test_loop_ignores_paging_through_a_file() -> None:
     assert hits(make_run("a", messages=messages), "loop") == []
 
 
+def test_results_of_parallel_tool_calls_answer_their_own_call() -> None:
+    """One message with several tool calls: each result is the output of the call it names by id (in
+    whatever order the results come), else of the call in its place; a single call keeps every result."""
+    from triage.models import Message, ToolCall
+
+    def calls(*pairs):
+        return Message(
+            role="assistant", tool_calls=[ToolCall(id=i, function="bash", arguments={"cmd": c}) for i, c in pairs]
+        )
+
+    def result(text, call_id=None):
+        return Message(role="tool", content=text, function="bash", tool_call_id=call_id)
+
+    by_id = [user("go"), calls(("a", "pip install x"), ("b", "cat in.txt")), result("hello", "b"), result("ok", "a")]
+    by_place = [user("go"), calls((None, "pip install x"), (None, "cat in.txt")), result("ok"), result("hello")]
+    single = [user("go"), bash("make"), tool("step 1"), tool("step 2")]
+    for messages in (by_id, by_place):
+        ctx = RunContext({"id": "r"}, messages)
+        answered = {ctx.command_of(o).text: o.content for o in ctx.observations}
+        assert answered == {"bash pip install x": "ok", "bash cat in.txt": "hello"}
+        assert [ctx.result_of(a).content for a in ctx.actions] == ["ok", "hello"]
+    ctx = RunContext({"id": "r"}, single)
+    assert [ctx.command_of(o).text for o in ctx.observations] == ["bash make", "bash make"]
+    assert ctx.result_of(ctx.actions[0]).content == "step 1"
+
+
 # --- format_error ----------------------------------------------------------------------------------
 def test_format_error_from_scaffold_feedback() -> None:
     messages = [

@@ -88,6 +88,31 @@ def test_a_listing_of_the_input_folder_without_the_file_is_a_failed_attempt() ->
     assert hits(make_run("p", messages=failed_listing), "task_files_missing") == []
 
 
+def test_not_for_documents_the_task_places_on_a_linked_service() -> None:
+    """Absolute paths named beside a web address are on that service (a document store the agent browses),
+    and so are other paths under the same top folder; a sandbox folder beside an address stays local."""
+    task = (
+        "The policy is at `/Documents/Admin/policy.pdf` on OwnCloud (http://files.example.com:8092).\n\n"
+        "His travel record is in `/Documents/Financials/travel_log.csv`."
+    )
+    tries = [user(task)]
+    for _ in range(2):
+        tries += [
+            bash("cat /Documents/Financials/travel_log.csv"),
+            tool("cat: travel_log.csv: No such file or directory"),
+        ]
+    assert hits(make_run("r", messages=tries), "task_files_missing") == []
+    local = [
+        user("Read /workspace/data/q.csv (also served at http://files.example.com/q.csv)."),
+        bash("head /workspace/data/q.csv"),
+        tool("head: cannot open 'q.csv': No such file or directory"),
+        bash("cat /workspace/data/q.csv"),
+        tool("cat: q.csv: No such file or directory"),
+    ]
+    [d] = hits(make_run("l", messages=local), "task_files_missing")
+    assert d.detail["missing"] == ["q.csv"]
+
+
 def test_the_missing_input_is_the_cause_over_the_agents_search_loop(db, tmp_path) -> None:
     messages = [user(TASK)]
     for _ in range(5):

@@ -84,6 +84,7 @@ class Action:
     index: int
     function: str
     text: str  # function and arguments, as compared by the loop detector
+    call_id: str | None = None  # the tool call's id, which its result names
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Observation:
     function: str | None
     content: str
     error: str | None
+    call_id: str | None = None  # the id of the tool call this result answers, when the source records it
 
     @property
     def text(self) -> str:
@@ -236,7 +238,7 @@ class RunContext:
                 continue
             for call in msg.tool_calls:
                 args = arguments_text(call.arguments)
-                found.append(Action(i, call.function, f"{call.function} {args}"[:ACTION_CHARS]))
+                found.append(Action(i, call.function, f"{call.function} {args}"[:ACTION_CHARS], call.id))
         if found:
             return found
         for i, msg in enumerate(self.messages):
@@ -248,7 +250,11 @@ class RunContext:
     @cached_property
     def observations(self) -> list[Observation]:
         """Tool results; for scaffolds without tool messages, the user turns after the first action."""
-        tool = [Observation(i, m.function, m.content, m.error) for i, m in enumerate(self.messages) if m.role == "tool"]
+        tool = [
+            Observation(i, m.function, m.content, m.error, m.tool_call_id)
+            for i, m in enumerate(self.messages)
+            if m.role == "tool"
+        ]
         if tool or not self.actions:
             return tool
         first = self.actions[0].index
@@ -315,9 +321,55 @@ class RunContext:
         return [a.index for a in self.actions]
 
     def command_of(self, obs: Observation) -> Action | None:
-        """The action an observation answers (the last action before it)."""
+        """The action an observation answers: the last action before it, or, when that message made several
+        tool calls at once, the call the result names by id (else the one in the same place in its turn)."""
         pos = bisect.bisect_left(self._action_indices, obs.index)
-        return self.actions[pos - 1] if pos else None
+        if not pos:
+            return None
+        paired = self._paired.get(obs.index)
+        return paired if paired is not None else self.actions[pos - 1]
+
+    def result_of(self, action: Action) -> Observation | None:
+        """The first observation that answers ``action`` (one of :attr:`actions`; the inverse of
+        :meth:`command_of`), None if none does."""
+        return self._results.get(id(action))
+
+    @cached_property
+    def _paired(self) -> dict[int, Action]:
+        """Results of parallel tool calls (one message, several calls) and the call each answers: by id,
+        else in order among the results that follow the message."""
+        out: dict[int, Action] = {}
+        obs, indices = self.observations, [o.index for o in self.observations]
+        groups: dict[int, list[Action]] = {}
+        for action in self.actions:
+            groups.setdefault(action.index, []).append(action)
+        for index, calls in groups.items():
+            if len(calls) < 2:
+                continue
+            start = bisect.bisect_right(indices, index)
+            end = bisect.bisect_left(indices, self._next_action_message(index))
+            by_id = {c.call_id: c for c in calls if c.call_id}
+            unanswered = [c for c in calls if not (c.call_id and any(o.call_id == c.call_id for o in obs[start:end]))]
+            for result in obs[start:end]:
+                call = by_id.get(result.call_id) if result.call_id else None
+                if call is None and unanswered:
+                    call = unanswered.pop(0)
+                if call is not None:
+                    out[result.index] = call
+        return out
+
+    def _next_action_message(self, index: int) -> int:
+        pos = bisect.bisect_right(self._action_indices, index)
+        return self._action_indices[pos] if pos < len(self._action_indices) else len(self.messages)
+
+    @cached_property
+    def _results(self) -> dict[int, Observation]:
+        out: dict[int, Observation] = {}  # by the identity of the action (equal actions are distinct calls)
+        for obs in self.observations:
+            action = self.command_of(obs)
+            if action is not None:
+                out.setdefault(id(action), obs)
+        return out
 
     @cached_property
     def progress(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@ repeating itself, refusing, and giving up or submitting early or empty."""
 
 from __future__ import annotations
 
-import bisect
 import re
 
 from rapidfuzz import fuzz
@@ -72,13 +71,11 @@ def usage_limit(ctx: RunContext) -> list[Detection]:
 
 # --- loop -----------------------------------------------------------------------------------------
 def _outputs_after(ctx: RunContext, actions: list[Action]) -> list[str]:
-    """For each action, the text of the first observation after it (empty if none)."""
-    obs = ctx.observations
-    indices = [o.index for o in obs]
+    """For each action, the text of the observation that answers it (empty if none)."""
     found = []
     for action in actions:
-        pos = bisect.bisect_right(indices, action.index)
-        found.append(obs[pos].text[:600] if pos < len(obs) else "")
+        result = ctx.result_of(action)
+        found.append(result.text[:600] if result is not None else "")
     return found
 
 

@@ -90,10 +90,13 @@ def _cached_inputs(prompt: str) -> Inputs:
 
 def _prompt_inputs(prompt: str) -> Inputs:
     text = _URL.sub(" ", prompt)
+    remote = _remote_roots(prompt)
     found: set[str] = set()
     folders: dict[str, set[str]] = {}
     for match in _PATH.finditer(text):
         path = match.group(1)
+        if path.startswith("/") and _root(path) in remote:
+            continue  # a document on the service the task links to, not a file of the sandbox
         name = _base(path)
         if len(name) < 3 or name in _GENERIC or (name.find(".") in (0, 1) and "/" not in path):
             continue  # "e.g", "i.e": not a file
@@ -108,6 +111,24 @@ def _prompt_inputs(prompt: str) -> Inputs:
         if folder:
             folders.setdefault(folder, set()).add(name)
     return frozenset(found), tuple(sorted((f, frozenset(n)) for f, n in folders.items()))
+
+
+def _root(path: str) -> str:
+    return path.strip("/").split("/", 1)[0].lower()
+
+
+def _remote_roots(prompt: str) -> set[str]:
+    """Top folders of the absolute paths a paragraph names beside a web address (``/Documents/plan.pdf on
+    OwnCloud (http://...)``): paths under them are on that service. Folders every sandbox has (``/workspace``,
+    ``/tmp``...) stay local."""
+    roots: set[str] = set()
+    for paragraph in re.split(r"\n\s*\n", prompt):
+        if _URL.search(paragraph):
+            for match in _PATH.finditer(_URL.sub(" ", paragraph)):
+                path = match.group(1)
+                if path.startswith("/") and "/" in path.strip("/") and _root(path) not in _GENERIC:
+                    roots.add(_root(path))
+    return roots
 
 
 def _folder(path: str) -> str:
