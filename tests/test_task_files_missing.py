@@ -113,6 +113,22 @@ def test_not_for_documents_the_task_places_on_a_linked_service() -> None:
     assert d.detail["missing"] == ["q.csv"]
 
 
+def test_a_quoted_path_with_spaces_is_one_path() -> None:
+    """`/Documents/Admin Team/Reimbursement Policy.pdf` is one document (on the linked service here), not a
+    local "Policy.pdf"; a quoted local input with spaces is followed under its whole name."""
+    remote = "The policy is `/Documents/Admin Team/Reimbursement Policy.pdf` on OwnCloud (http://files.example.com)."
+    tries = [user(remote)]
+    for _ in range(2):
+        tries += [bash('cat "Policy.pdf"'), tool("cat: Policy.pdf: No such file or directory")]
+    assert hits(make_run("r", messages=tries), "task_files_missing") == []
+    local = [user("Summarise `/workspace/My Reports/Q3 Summary.docx` and save it to `/workspace/out.txt`.")]
+    for verb in ("cat", "head"):
+        local += [bash(f'{verb} "/workspace/My Reports/Q3 Summary.docx"'),
+                  tool(f"{verb}: '/workspace/My Reports/Q3 Summary.docx': No such file or directory")]  # fmt: skip
+    [d] = hits(make_run("l", messages=local), "task_files_missing")
+    assert d.detail["missing"] == ["my reports", "q3 summary.docx"]  # the folder on the way is an input too
+
+
 def test_the_missing_input_is_the_cause_over_the_agents_search_loop(db, tmp_path) -> None:
     messages = [user(TASK)]
     for _ in range(5):

@@ -13,6 +13,7 @@ outputs, never missing inputs.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from triage.ansi import strip_ansi
@@ -30,6 +31,8 @@ _PATH = re.compile(
     r"(?<![\w/.@-])((?:~|\.{1,2})?/?(?:[\w.-]+/)*[\w-][\w.-]*\.(?:[A-Za-z]{1,4}\d?|jsonl|ipynb|xhtml)"
     r"|/(?:[\w.-]+/)*[\w.-]+/?)(?![\w/-])"
 )
+# A path quoted in backticks, which may hold spaces (``/Documents/Administrative Specialist/policy.pdf``).
+_QUOTED = re.compile(r"`([^`\n]{3,200})`")
 # Words that make the path that follows something to produce, not to read.
 _OUTPUT_VERB = re.compile(
     r"\b(?:create|creat(?:es|ing)|write|writ(?:es|ing)|save|sav(?:es|ing)|generate|produce|output|export"
@@ -88,13 +91,25 @@ def _cached_inputs(prompt: str) -> Inputs:
     return _prompt_inputs(prompt)
 
 
+def _paths(text: str) -> Iterator[tuple[int, str]]:
+    """``(offset, path)`` of the paths ``text`` names, in order: a quoted path with spaces in it
+    (```/Documents/Admin Team/plan.pdf```) whole, every other path as :data:`_PATH` finds it."""
+    found: list[tuple[int, str]] = []
+    for quoted in _QUOTED.finditer(text):
+        inner = quoted.group(1)
+        if " " in inner and inner == inner.strip() and _PATH.fullmatch(inner.replace(" ", "_")):
+            found.append((quoted.start(1), inner))
+            text = text[: quoted.start(1)] + " " * len(inner) + text[quoted.end(1) :]  # offsets kept
+    found.extend((match.start(1), match.group(1)) for match in _PATH.finditer(text))
+    return iter(sorted(found))
+
+
 def _prompt_inputs(prompt: str) -> Inputs:
     text = _URL.sub(" ", prompt)
     remote = _remote_roots(prompt)
     found: set[str] = set()
     folders: dict[str, set[str]] = {}
-    for match in _PATH.finditer(text):
-        path = match.group(1)
+    for start, path in _paths(text):
         if path.startswith("/") and _root(path) in remote:
             continue  # a document on the service the task links to, not a file of the sandbox
         name = _base(path)
@@ -102,7 +117,7 @@ def _prompt_inputs(prompt: str) -> Inputs:
             continue  # "e.g", "i.e": not a file
         if "." not in name and "/" not in path.strip("/"):
             continue  # a bare folder like /data is too generic to follow
-        if _OUTPUT_VERB.search(text[max(0, match.start() - 60) : match.start()]):
+        if _OUTPUT_VERB.search(text[max(0, start - 60) : start]):
             continue
         found.add(name)
         # The folders on the way are inputs too: an agent looks for the file by listing them.
@@ -124,8 +139,7 @@ def _remote_roots(prompt: str) -> set[str]:
     roots: set[str] = set()
     for paragraph in re.split(r"\n\s*\n", prompt):
         if _URL.search(paragraph):
-            for match in _PATH.finditer(_URL.sub(" ", paragraph)):
-                path = match.group(1)
+            for _, path in _paths(_URL.sub(" ", paragraph)):
                 if path.startswith("/") and "/" in path.strip("/") and _root(path) not in _GENERIC:
                     roots.add(_root(path))
     return roots
