@@ -129,6 +129,18 @@ def test_a_quoted_path_with_spaces_is_one_path() -> None:
     assert d.detail["missing"] == ["my reports", "q3 summary.docx"]  # the folder on the way is an input too
 
 
+def test_a_program_that_never_started_proves_no_file_there() -> None:
+    """A read that failed on an import (or a missing command) read nothing: it neither finds the input nor
+    counts as an attempt; the failed reads around it still do."""
+    script = "python3 -c \"from pyzbar.pyzbar import decode; decode('/workspace/data/q3_metrics.xlsx')\""
+    messages = [user(TASK), bash(script), tool("Traceback (most recent call last):\nImportError: Unable to find zbar")]
+    messages += missing_run().messages[1:3] + [bash("ls /workspace/data"), tool("notes.md")]
+    [d] = hits(make_run("n", messages=messages), "task_files_missing")
+    assert d.detail["missing"] == ["q3_metrics.xlsx"] and d.detail["failed"] == 2
+    read = messages[:3] + [bash("python3 read.py /workspace/data/q3_metrics.xlsx"), tool("rows: 120")]
+    assert hits(make_run("r", messages=read + messages[3:]), "task_files_missing") == []  # a real read: it is there
+
+
 def test_the_missing_input_is_the_cause_over_the_agents_search_loop(db, tmp_path) -> None:
     messages = [user(TASK)]
     for _ in range(5):

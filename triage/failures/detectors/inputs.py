@@ -50,6 +50,10 @@ _MISSING = Rule(
     ("no such file", "exist", "cannot", "can't", "filenotfounderror", "not found", "invalid `path`"),
 )
 _COMMAND_MISSING = re.compile(r"command not found|: not found$|No module named", re.MULTILINE)
+# A program that could not start (a missing command, a failed import) read nothing: its output proves no file.
+_NEVER_RAN = re.compile(
+    r"command not found|: not found$|No module named|\b(?:ImportError|ModuleNotFoundError)\b", re.MULTILINE
+)
 _FIND = re.compile(r"\b(?:find|locate)\b[^\n|;&]*-i?name\b|\blocate\s")
 _TERMINAL_NOISE = re.compile(r"\[\?2004[hl]")
 _GENERIC = {"workspace", "tmp", "app", "root", "home", "usr", "etc", "bin", "src", "var", "opt", "mnt", "data"}
@@ -242,7 +246,7 @@ def task_files_missing(ctx: RunContext) -> list[Detection]:
             for name in said:
                 failed.setdefault(name, []).append((obs.index, excerpt(text, missing.start(), missing.end())))
         elif verb in _READ_VERBS:
-            if text:
+            if text and not _NEVER_RAN.search(text[:3000]):
                 found.update(named)  # read, listed or found: it is there
             elif _FIND.search(action.text):
                 for name in named:
