@@ -201,6 +201,26 @@ def test_missing_dependency_names_what_is_missing() -> None:
     assert d.detail["missing"] == ["jq", "numpy"]
 
 
+def test_missing_dependency_blocked_a_run_that_gave_up_in_its_submission(db, tmp_path) -> None:
+    """Giving up in the submission ("cannot complete: packages not installed") is no answer: the missing
+    dependencies that kept failing up to it blocked the task and are the cause; a real answer is not blocked."""
+    tries = [user("recover the key"), bash("xortool -b c.bin"), tool("bash: xortool: command not found"),
+             bash("pip install xortool"), tool("bash: pip: command not found")]  # fmt: skip
+    gave_up = make_run(
+        "g",
+        messages=[*tries, assistant("", ("submit", {"answer": "Cannot complete: xortool is not installed."}))],
+        submission="Cannot complete: xortool is not installed.",
+    )
+    assert one(gave_up, "missing_dependency").category == "missing_env_knowledge"
+    answered = make_run(
+        "a", messages=[*tries, assistant("", ("submit", {"answer": "key=0x3f"}))], submission="key=0x3f"
+    )
+    assert one(answered, "missing_dependency").category is None  # an answer was given: not blocked
+    store_runs(db, [gave_up], tmp_path)
+    analyze(db)
+    assert run_signature(db, "g")["cause"] == "missing_dependency"
+
+
 def test_missing_dependency_ignores_the_agents_own_modules_and_quoted_code() -> None:
     messages = [
         user("q"), bash("mkdir myapp && python -c 'import myapp.models'"),

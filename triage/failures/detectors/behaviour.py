@@ -9,7 +9,7 @@ from rapidfuzz import fuzz
 
 from triage.failures.context import Action, RunContext
 from triage.failures.detectors import register
-from triage.failures.detectors.text import excerpt, search
+from triage.failures.detectors.text import GIVE_UP, PLACEHOLDER, excerpt, search
 from triage.failures.normalize import clip, fingerprint, normalize
 from triage.failures.signature import limit_kind
 from triage.models import Detection
@@ -214,21 +214,6 @@ def refusal(ctx: RunContext) -> list[Detection]:
 
 
 # --- gave_up --------------------------------------------------------------------------------------
-_GIVE_UP = re.compile(
-    r"\bI (?:give up|am giving up|(?:will|'ll) stop (?:here|trying))"
-    r"|\bI(?: was|'m| am)? (?:not able|unable|could not|couldn't|can(?:no|')t) (?:to )?"
-    r"(?:solve|complete|finish|fix|figure out|find a (?:solution|way)|make (?:it|this) work) (?:this|the|it)"
-    r"|unable to (?:complete|solve|finish|determine)|(?:the|this) task (?:is|seems|appears)(?: to be)? impossible"
-    r"|\bcannot complete\b|\bgiving up\b"
-    r"|\bI(?:'m| am) (?:stuck|out of ideas)|\bI (?:do not|don't) know(?: the answer)?\.?\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_PLACEHOLDER = re.compile(
-    r"^\s*(?:|none|null|n/?a|todo|tbd|unknown|pass|\.\.\.|…|i (?:do not|don't) know|no answer|skip)\s*\.?\s*$",
-    re.IGNORECASE,
-)
-
-
 @register(
     "gave_up",
     "The agent gave up or declared the task impossible (in its last messages or its submission), or submitted "
@@ -241,7 +226,7 @@ def gave_up(ctx: RunContext) -> list[Detection]:
     assistant = [i for i, m in enumerate(ctx.messages) if m.role == "assistant"]
     for i in reversed(assistant[-2:]):
         text = ctx.messages[i].content
-        match = search(_GIVE_UP, text[-3000:])
+        match = search(GIVE_UP, text[-3000:])
         if match:
             tail = text[-3000:]
             return [_hit(i, excerpt(tail, match.start(), match.end()), "gave up", match.group(0))]
@@ -249,17 +234,17 @@ def gave_up(ctx: RunContext) -> list[Detection]:
     submitted = [a for a in ctx.actions if ctx.is_submit(a)]
     if (
         submission is not None
-        and _PLACEHOLDER.match(str(submission)[:200])
+        and PLACEHOLDER.match(str(submission)[:200])
         and (submitted or "submit" in ctx.exit_status.lower())
     ):
         index = submitted[-1].index if submitted else ctx.last_index
         return [_hit(index, f"submitted {str(submission).strip()!r}", "empty or placeholder submission", None)]
-    if not ctx.actions and assistant and _PLACEHOLDER.match(ctx.messages[assistant[-1]].content[:200]):
+    if not ctx.actions and assistant and PLACEHOLDER.match(ctx.messages[assistant[-1]].content[:200]):
         i = assistant[-1]
         return [_hit(i, clip(ctx.messages[i].content.strip() or "(empty answer)", 300), "empty answer", None)]
     # Giving up in the submission itself ("I was unable to determine the answer.").
     for action in reversed(submitted):
-        match = _GIVE_UP.search(action.text[:3000])
+        match = GIVE_UP.search(action.text[:3000])
         if match:
             return [
                 _hit(

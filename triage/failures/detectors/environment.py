@@ -7,7 +7,7 @@ import re
 
 from triage.failures.context import RunContext
 from triage.failures.detectors import register
-from triage.failures.detectors.text import Rule, excerpt
+from triage.failures.detectors.text import Rule, excerpt, gives_up
 from triage.failures.normalize import normalize
 from triage.models import Detection
 
@@ -270,7 +270,8 @@ def _blocked(ctx: RunContext, hits: list[tuple[int | None, str, re.Match[str]]],
     if ctx.run.get("error") and hits[-1][0] == ctx.last_index and not ctx.observations:
         return True
     tail = {obs.index for obs in ctx.observations[-3:]}
-    submitted = bool(str(ctx.run.get("submission") or "").strip())
+    submission = str(ctx.run.get("submission") or "")
+    submitted = bool(submission.strip()) and not gives_up(submission)  # giving up in it is no answer
     if submitted or hits[-1][0] not in tail:
         return False
     last_index = hits[-1][0] or 0

@@ -30,6 +30,28 @@ def search(pattern: re.Pattern[str], text: str, window: int = 40_000) -> re.Matc
     return pattern.search(text[:window]) or pattern.search(text, len(text) - window)
 
 
+# The agent saying it gives up, or declaring the task impossible (``gave_up``; a give-up answer is no answer).
+GIVE_UP = re.compile(
+    r"\bI (?:give up|am giving up|(?:will|'ll) stop (?:here|trying))"
+    r"|\bI(?: was|'m| am)? (?:not able|unable|could not|couldn't|can(?:no|')t) (?:to )?"
+    r"(?:solve|complete|finish|fix|figure out|find a (?:solution|way)|make (?:it|this) work) (?:this|the|it)"
+    r"|unable to (?:complete|solve|finish|determine)|(?:the|this) task (?:is|seems|appears)(?: to be)? impossible"
+    r"|\bcannot complete\b|\bgiving up\b"
+    r"|\bI(?:'m| am) (?:stuck|out of ideas)|\bI (?:do not|don't) know(?: the answer)?\.?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# An answer that is a placeholder, not an answer.
+PLACEHOLDER = re.compile(
+    r"^\s*(?:|none|null|n/?a|todo|tbd|unknown|pass|\.\.\.|…|i (?:do not|don't) know|no answer|skip)\s*\.?\s*$",
+    re.IGNORECASE,
+)
+
+
+def gives_up(answer: str) -> bool:
+    """Whether a submitted answer is no answer: a placeholder, or the agent giving up in it."""
+    return bool(PLACEHOLDER.match(answer[:200]) or GIVE_UP.search(answer[:3000]))
+
+
 class Rule:
     """A case-insensitive regex guarded by literal hints, for scanning many long outputs quickly.
 
