@@ -349,7 +349,8 @@ class RunContext:
             start = bisect.bisect_right(indices, index)
             end = bisect.bisect_left(indices, self._next_action_message(index))
             by_id = {c.call_id: c for c in calls if c.call_id}
-            unanswered = [c for c in calls if not (c.call_id and any(o.call_id == c.call_id for o in obs[start:end]))]
+            named = {o.call_id for o in obs[start:end]}
+            unanswered = [c for c in calls if c.call_id not in named or not c.call_id]
             for result in obs[start:end]:
                 call = by_id.get(result.call_id) if result.call_id else None
                 if call is None and unanswered:

@@ -51,9 +51,7 @@ _MISSING = Rule(
 )
 _COMMAND_MISSING = re.compile(r"command not found|: not found$|No module named", re.MULTILINE)
 # A program that could not start (a missing command, a failed import) read nothing: its output proves no file.
-_NEVER_RAN = re.compile(
-    r"command not found|: not found$|No module named|\b(?:ImportError|ModuleNotFoundError)\b", re.MULTILINE
-)
+_NEVER_RAN = re.compile(_COMMAND_MISSING.pattern + r"|\b(?:ImportError|ModuleNotFoundError)\b", re.MULTILINE)
 _FIND = re.compile(r"\b(?:find|locate)\b[^\n|;&]*-i?name\b|\blocate\s")
 _TERMINAL_NOISE = re.compile(r"\[\?2004[hl]")
 _GENERIC = {"workspace", "tmp", "app", "root", "home", "usr", "etc", "bin", "src", "var", "opt", "mnt", "data"}
@@ -183,6 +181,11 @@ def _names_in(names: frozenset[str] | set[str], text: str) -> set[str]:
     return {n for n in names if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", text)}
 
 
+def _output(obs: Observation) -> str:
+    """An observation's text as the detector reads it: no colours, terminal noise or control characters."""
+    return _CONTROL.sub("", _TERMINAL_NOISE.sub("", strip_ansi(obs.text))).strip()
+
+
 def _listing(
     obs: Observation,
     folders: tuple[tuple[str, frozenset[str]], ...],
@@ -192,7 +195,7 @@ def _listing(
 ) -> None:
     """A listing of a folder the task puts its inputs in: the files it shows are there; a clean, non-empty
     listing without one of them is an attempt that found it missing."""
-    text = _CONTROL.sub("", _TERMINAL_NOISE.sub("", strip_ansi(obs.text))).strip()
+    text = _output(obs)
     if not text or obs.error or _MISSING.search(text[:3000]):
         return  # nothing listed, or the folder itself missing (counted when the folder is an input)
     lowered = text.lower()
@@ -236,7 +239,7 @@ def task_files_missing(ctx: RunContext) -> list[Detection]:
             if verb in _LIST_VERBS and folders:
                 _listing(obs, folders, lowered, failed, found)
             continue
-        text = _CONTROL.sub("", _TERMINAL_NOISE.sub("", strip_ansi(obs.text))).strip()
+        text = _output(obs)
         missing = _MISSING.search(text[:3000])
         if missing and not _COMMAND_MISSING.search(text[:3000]):
             # What the message says is missing is on its line (``ls: cannot access 'x'``, ``[Errno 2] ...: 'x'``);
