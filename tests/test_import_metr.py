@@ -141,3 +141,22 @@ def test_changed_file_replaces_its_runs(db, tmp_path):
     summary = import_paths(db, [source])
     assert summary.runs_replaced == 1 and summary.runs_removed == 1 and summary.runs_added == 0
     assert db.execute("SELECT id, status FROM runs").fetchall() == [("metr/r1", "success")]
+
+
+def test_changed_file_updates_stored_runs_in_place_and_inserts_new_ones(db, tmp_path):
+    """New runs take a plain INSERT and stored ones the upsert: a replaced run keeps what other commands set
+    on it (its variant, the run it re-runs), and a run left without a source is taken back by the file."""
+    source = _write(tmp_path / "runs.jsonl", [_row(1), _row(2)])
+    import_paths(db, [source])
+    with db.conn:
+        db.execute("UPDATE runs SET variant = 'v2', rerun_of = 'metr/r2' WHERE id = 'metr/r1'")
+        db.execute("UPDATE runs SET source_id = NULL WHERE id = 'metr/r2'")  # its source row was removed
+    _write(source, [_row(1, score=1.0, score_binarized=1), _row(2), _row(3)])
+    summary = import_paths(db, [source])
+    assert (summary.runs_added, summary.runs_replaced, summary.runs_skipped) == (2, 1, 0)
+    rows = db.execute("SELECT id, status, variant, rerun_of, source_id IS NOT NULL FROM runs ORDER BY id").fetchall()
+    assert rows == [
+        ("metr/r1", "success", "v2", "metr/r2", 1),
+        ("metr/r2", rows[1][1], None, None, 1),
+        ("metr/r3", rows[2][1], None, None, 1),
+    ]

@@ -77,7 +77,7 @@ class Reader:
         self.pending: deque[tuple[int, object]] = deque()  # (job index, future or _INLINE)
         self.abandoned: set[int] = set()
         self.rechecks: set[int] = set()  # a file listed twice: decided again when its turn comes
-        self._plans: list[Future] = []
+        self._plans: dict[int, Future] = {}  # job index -> its plan, submitted at most ``window`` jobs ahead
         self._feed: Iterator[tuple[int, object]] | None = None
 
     def __enter__(self) -> Reader:
@@ -90,7 +90,7 @@ class Reader:
             # collector, so the parent's heap is not copied page by page into each worker (copy-on-write).
             gc.freeze()
             try:
-                self._plans = [self.pool.submit(plan_file, job.path, job.loader.name, True) for job in self.jobs]
+                self._plan_ahead(0)
             finally:
                 gc.unfreeze()
             self._feed = self._parts()
@@ -102,16 +102,25 @@ class Reader:
 
     # -- the planner: decisions and parts, in order, submitted at most ``window`` ahead -------------
 
+    def _plan_ahead(self, index: int) -> None:
+        """Submit the plans of jobs up to ``index + window``: only a few ahead, so the first parts are parsed
+        at once rather than queued behind every file's hash."""
+        assert self.pool is not None
+        for ahead in range(index, min(index + self.window + 1, len(self.jobs))):
+            if ahead not in self._plans and ahead not in self.decisions:
+                job = self.jobs[ahead]
+                self._plans[ahead] = submit(self.pool, plan_file, job.path, job.loader.name, True)
+
     def _parts(self) -> Iterator[tuple[int, object]]:
         assert self.pool is not None
         seen: set[Path] = set()
         for index, job in enumerate(self.jobs):
+            self._plan_ahead(index)
             try:
-                plan = self._plans[index].result()
+                plan = self._plans.pop(index).result()
             except Exception as exc:  # unreadable file: reported when its turn comes
                 self.decisions[index] = Decision(None, False, exc)
                 continue
-            self._plans[index] = None  # type: ignore[call-overload]  # free the result
             if job.path in seen:
                 # The same file twice: decide when its turn comes (the first copy is written by then).
                 self.decisions[index] = Decision(plan, True)

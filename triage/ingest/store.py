@@ -34,10 +34,8 @@ RUN_COLUMNS = [
 ]  # fmt: skip
 # A run record's row leaves these two to the writer (they depend on the workspace, not the file).
 _SOURCE_AT, _STAMP_AT = RUN_COLUMNS.index("source_id"), RUN_COLUMNS.index("imported_at")
-_RUN_UPSERT = (
-    f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)}) "
-    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in RUN_COLUMNS[1:])}"
-)
+_RUN_INSERT = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"
+_RUN_UPSERT = f"{_RUN_INSERT} ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in RUN_COLUMNS[1:])}"
 _TRANSCRIPT_UPSERT = (
     "INSERT INTO transcripts (run_id, encoding, n_messages, messages) VALUES (?, 'zstd+json', ?, ?) "
     "ON CONFLICT(run_id) DO UPDATE SET encoding=excluded.encoding, n_messages=excluded.n_messages, "
@@ -209,17 +207,12 @@ class RunWriter:
         if not self.rows:
             return
         conn, ids = self.conn, [r[0] for r in self.rows]
-        foreign: set[str] = set()
+        owners: dict[str, int | None] = {}  # run id -> the source it came from, for runs already stored
         for start in range(0, len(ids), _PARAMS):
             chunk = ids[start : start + _PARAMS]
             marks = ", ".join("?" for _ in chunk)
-            foreign.update(
-                row[0]
-                for row in conn.execute(
-                    f"SELECT id FROM runs WHERE id IN ({marks}) AND source_id IS NOT NULL AND source_id != ?",
-                    [*chunk, self.source_id],
-                )
-            )
+            owners.update(conn.execute(f"SELECT id, source_id FROM runs WHERE id IN ({marks})", chunk))
+        foreign = {run_id for run_id, source in owners.items() if source is not None and source != self.source_id}
         # The same run already imported from another file (a copy): keep the first, count as skipped.
         rows = [r for r in self.rows if r[0] not in foreign]
         self.skipped |= foreign
@@ -241,7 +234,10 @@ class RunWriter:
         # Tasks first: runs.task_id references them.
         conn.executemany("INSERT OR IGNORE INTO tasks (id) VALUES (?)", bare_tasks)
         conn.executemany(_TASK_UPSERT, full_tasks)
-        conn.executemany(_RUN_UPSERT, [r[1] for r in rows])
+        # A plain INSERT costs about half an upsert: only runs already stored (this file's, or orphans of a
+        # removed source) take the upsert.
+        conn.executemany(_RUN_INSERT, [r[1] for r in rows if r[0] not in owners])
+        conn.executemany(_RUN_UPSERT, [r[1] for r in rows if r[0] in owners])
         conn.executemany(_TRANSCRIPT_UPSERT, [r[2] for r in rows if r[2] is not None])
         replaced = [(r[0],) for r in rows if r[0] in self.old_ids]
         no_transcript = [(r[0],) for r in rows if r[2] is None and r[0] in self.old_ids]
