@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 import zlib
@@ -34,6 +35,14 @@ RUN_COLUMNS = [
 ]  # fmt: skip
 # A run record's row leaves these two to the writer (they depend on the workspace, not the file).
 _SOURCE_AT, _STAMP_AT = RUN_COLUMNS.index("source_id"), RUN_COLUMNS.index("imported_at")
+# The columns read straight off a Run (one C-level getter: this runs once per run), and where the rest go.
+_NOT_ON_RUN = ("source_id", "n_messages", "imported_at")
+_RUN_ATTRIBUTES = operator.attrgetter(*(c for c in RUN_COLUMNS if c not in _NOT_ON_RUN))
+_N_MESSAGES_AT = RUN_COLUMNS.index("n_messages")
+_SCORE_RAW_AT, _METADATA_AT, _SUCCESS_AT, _SUBMISSION_AT = (
+    [c for c in RUN_COLUMNS if c not in _NOT_ON_RUN].index(c)
+    for c in ("score_raw", "metadata", "success", "submission")
+)
 _RUN_INSERT = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"
 _RUN_UPSERT = f"{_RUN_INSERT} ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in RUN_COLUMNS[1:])}"
 _TRANSCRIPT_UPSERT = (
@@ -150,16 +159,15 @@ def run_record(run: Run) -> tuple:
         submission = submission[:SUBMISSION_CHARS] + " …[truncated]"
     for column in _INT_COLUMNS:  # SQLite integers are 64-bit: a larger one must fail here, in validate too
         check_int(getattr(run, column), f"run {run.id}, {column}")
-    computed = {
-        "source_id": None,
-        "score_raw": _json(run.score_raw, f"run {run.id}, score_raw"),
-        "metadata": _json(run.metadata, f"run {run.id}, metadata"),
-        "success": None if run.success is None else int(run.success),
-        "n_messages": len(run.messages),
-        "imported_at": None,
-        "submission": submission,
-    }
-    row = tuple(computed[c] if c in computed else getattr(run, c) for c in RUN_COLUMNS)
+    row = list(_RUN_ATTRIBUTES(run))
+    row[_SCORE_RAW_AT] = _json(run.score_raw, f"run {run.id}, score_raw")
+    row[_METADATA_AT] = _json(run.metadata, f"run {run.id}, metadata")
+    row[_SUCCESS_AT] = None if run.success is None else int(run.success)
+    row[_SUBMISSION_AT] = submission
+    row.insert(_SOURCE_AT, None)  # the columns a Run does not carry, in ascending order
+    row.insert(_N_MESSAGES_AT, len(run.messages))
+    row.insert(_STAMP_AT, None)
+    row = tuple(row)
     if run.task is not None:
         trow = task_row(run.task)
     elif run.task_id is not None:
