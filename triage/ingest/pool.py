@@ -107,7 +107,7 @@ class Reader:
         at once rather than queued behind every file's hash."""
         assert self.pool is not None
         for ahead in range(index, min(index + self.window + 1, len(self.jobs))):
-            if ahead not in self._plans and ahead not in self.decisions:
+            if ahead not in self._plans:
                 job = self.jobs[ahead]
                 self._plans[ahead] = submit(self.pool, plan_file, job.path, job.loader.name, True)
 

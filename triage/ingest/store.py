@@ -37,11 +37,11 @@ RUN_COLUMNS = [
 _SOURCE_AT, _STAMP_AT = RUN_COLUMNS.index("source_id"), RUN_COLUMNS.index("imported_at")
 # The columns read straight off a Run (one C-level getter: this runs once per run), and where the rest go.
 _NOT_ON_RUN = ("source_id", "n_messages", "imported_at")
-_RUN_ATTRIBUTES = operator.attrgetter(*(c for c in RUN_COLUMNS if c not in _NOT_ON_RUN))
+_ON_RUN = [c for c in RUN_COLUMNS if c not in _NOT_ON_RUN]
+_RUN_ATTRIBUTES = operator.attrgetter(*_ON_RUN)
 _N_MESSAGES_AT = RUN_COLUMNS.index("n_messages")
-_SCORE_RAW_AT, _METADATA_AT, _SUCCESS_AT, _SUBMISSION_AT = (
-    [c for c in RUN_COLUMNS if c not in _NOT_ON_RUN].index(c)
-    for c in ("score_raw", "metadata", "success", "submission")
+_SCORE_RAW_AT, _METADATA_AT, _SUCCESS_AT, _SUBMISSION_AT = map(
+    _ON_RUN.index, ("score_raw", "metadata", "success", "submission")
 )
 _RUN_INSERT = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"
 _RUN_UPSERT = f"{_RUN_INSERT} ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in RUN_COLUMNS[1:])}"
