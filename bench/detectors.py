@@ -70,6 +70,8 @@ def build(workdir: Path, rows: list[dict]) -> object:
     import_paths(db, paths)
     summary = analyze(db)
     print(f"analysed {summary['analyzed']} runs in {summary['seconds']} s", file=sys.stderr)
+    for error in summary["errors"]:  # a detector or cause rule that raised: its evidence is missing below
+        print(f"analysis error: {error['run_id']}: {error['error']}", file=sys.stderr)
     return db
 
 

@@ -165,3 +165,12 @@ def test_a_repeated_bare_step_acknowledged_each_time_is_not_a_loop() -> None:
         stuck += [assistant("", ("browser_go_back", {})), tool("Error: no previous page", function="browser_go_back")]
     [d] = hits(make_run("s", messages=stuck), "loop")
     assert d.category == "repeated_actions"
+
+
+def test_a_tool_call_with_no_arguments_is_read_without_error() -> None:
+    """A call of the terminal tool with nothing to run (its action is the tool's name and a space) once made the
+    detector raise IndexError, so the whole run went without it."""
+    messages = missing_run().messages
+    empty = make_run("e", messages=[*messages[:1], bash(""), tool(""), *messages[1:]])
+    [d] = hits(empty, "task_files_missing")
+    assert d.detail["missing"] == ["q3_metrics.xlsx"]

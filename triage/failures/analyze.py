@@ -100,11 +100,15 @@ def analyze_run(run: dict[str, Any], messages: list[Message]) -> tuple[Failure |
     return failure, detections, notes
 
 
-def failure_outcome(run: dict[str, Any], messages: list[Message], failure: Failure) -> tuple[str, str]:
-    """The outcome cause and detail of a failure (never raises: an unreadable run is ``unknown``)."""
+def failure_outcome(
+    run: dict[str, Any], messages: list[Message], failure: Failure, notes: list[str]
+) -> tuple[str, str]:
+    """The outcome cause and detail of a failure. Never raises: when the cause rules fail on a run, the
+    signature's kind stands in and the error goes to ``notes`` (analyze reports it with the run)."""
     try:
         return outcome_cause(RunContext(run, messages), failure)
-    except Exception:  # noqa: BLE001 - a bad transcript must not stop the batch
+    except Exception as exc:  # noqa: BLE001 - a bad transcript must not stop the batch
+        notes.append(f"cause: {type(exc).__name__}: {exc}")
         return "wrong_answer" if failure.kind == "final_message" else failure.kind, ""
 
 
@@ -207,7 +211,6 @@ def _analyze_batch(rows: list[tuple[dict[str, Any], bytes | None]], *, stamp: st
             messages = []
         failure, found, notes = analyze_run(run, messages)
         out.analyzed += 1
-        out.errors.extend({"run_id": run["id"], "error": note} for note in notes)
         if failure is None:
             out.successes.append(run["id"])
             out.success_lines.setdefault(str(run.get("agent")), Counter()).update(
@@ -216,7 +219,7 @@ def _analyze_batch(rows: list[tuple[dict[str, Any], bytes | None]], *, stamp: st
         else:
             out.kinds[failure.kind] += 1
             out.failed.append(run["id"])
-            cause, cause_detail = failure_outcome(run, messages, failure)
+            cause, cause_detail = failure_outcome(run, messages, failure, notes)
             out.signatures.append(
                 (run["id"], failure.signature, failure.kind, failure.raw, failure.message_index, stamp,
                  cause, cause_detail, cause, cause_detail)
@@ -226,6 +229,7 @@ def _analyze_batch(rows: list[tuple[dict[str, Any], bytes | None]], *, stamp: st
                 out.detected[d.detector] += 1  # a success's other findings are contrast only
             detail = orjson.dumps(d.detail, default=str).decode() if d.detail else None
             out.detections.append((run["id"], d.detector, d.category, d.message_index, d.excerpt, detail))
+        out.errors.extend({"run_id": run["id"], "error": note} for note in notes)
     return out
 
 

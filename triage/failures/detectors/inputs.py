@@ -155,8 +155,7 @@ def _folder(path: str) -> str:
 def _listed(folders: tuple[tuple[str, frozenset[str]], ...], action: str) -> list[tuple[str, frozenset[str]]]:
     """The task's input folders a listing command names (``ls /workspace``, an editor's view of it). In a
     shell line only its last command counts: what ``cd dir && ls sub`` lists is not ``dir``."""
-    arguments = action.split(None, 1)[1] if " " in action.strip() else ""
-    if not arguments.startswith("{"):  # an editor's JSON arguments are one command
+    if not _arguments(action).startswith("{"):  # an editor's JSON arguments are one command
         action = _SHELL_SPLIT.split(action)[-1]
     out = []
     for folder, names in folders:
@@ -165,16 +164,22 @@ def _listed(folders: tuple[tuple[str, frozenset[str]], ...], action: str) -> lis
     return out
 
 
+def _arguments(text: str) -> str:
+    """What follows the tool's name in an action's text ("" for a call with no arguments, "bash " included)."""
+    parts = text.split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
+
+
 def _verb(text: str) -> str:
     """The command an action ran: the editor's sub-command, else the first word of the shell line."""
-    rest = text.split(None, 1)[1] if " " in text else ""
+    rest = _arguments(text)
     if rest.startswith("{"):
         match = _EDITOR_COMMAND.search(rest[:300])
         return match.group(1).rsplit("/", 1)[-1].lower() if match else ""
     words = rest.replace("&&", " ").split()
     while words and (words[0] in ("cd", "sudo") or "=" in words[0]):
         words = words[2:] if words[0] == "cd" else words[1:]
-    return words[0].rsplit("/", 1)[-1].lower() if words else text.split(None, 1)[0].lower()
+    return words[0].rsplit("/", 1)[-1].lower() if words else (text.split() or [""])[0].lower()
 
 
 def _names_in(names: frozenset[str] | set[str], text: str) -> set[str]:
