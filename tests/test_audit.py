@@ -47,7 +47,11 @@ def test_every_item_has_a_verdict_and_evidence(ws):
     assert results["task_metadata"].evidence["no_human_minutes"] == ["t2"]
     # Nothing reviewed yet: failures_reviewed fails; manual items are todo.
     assert results["failures_reviewed"].verdict == "fail" and results["failures_reviewed"].value == 0
+    assert results["failures_reviewed"].summary.endswith("none reviewed yet")
     assert results["scaffold_frozen"].verdict == "todo"
+    # No agent has an invalid run: no agent is named as the worst.
+    assert results["invalid_runs"].summary.endswith("0.0% for every agent (1)")
+    assert results["budget_binding"].summary.endswith(": A 18.8%")
 
 
 def test_labels_move_the_verdicts(ws):

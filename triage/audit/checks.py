@@ -97,9 +97,9 @@ def _worst_share(by_agent: dict[str, dict[str, Any]], what: str, empty: str) -> 
     if not by_agent:
         return Measure(None, True, empty)
     agent, worst = max(by_agent.items(), key=lambda kv: kv[1]["share"])
-    return Measure(
-        worst["share"], True, f"highest share of {what}: {agent} {worst['share']:.1%}", {"by_agent": by_agent}
-    )
+    # With no agent above zero, naming the first one alphabetically would single it out for nothing.
+    text = f"{agent} {worst['share']:.1%}" if worst["share"] else f"0.0% for every agent ({len(by_agent)})"
+    return Measure(worst["share"], True, f"highest share of {what}: {text}", {"by_agent": by_agent})
 
 
 def runs_per_task(ctx: Context) -> Measure:
@@ -162,9 +162,10 @@ def failures_reviewed(ctx: Context) -> Measure:
     kind, name, worst = min(groups, key=lambda g: g[2]["share"])
     total = sum(v["n"] for v in agents.values())
     done = sum(v["count"] for v in agents.values())
+    least = f"least reviewed {kind} {name}: {worst['share']:.1%}" if done else "none reviewed yet"
     return Measure(
         worst["share"], False,
-        f"{done}/{total} failures reviewed; least reviewed {kind} {name}: {worst['share']:.1%}",
+        f"{done}/{total} failures reviewed; {least}",
         {"by_agent": agents, "by_family": families, "reviewed": done, "failures": total},
     )  # fmt: skip
 
