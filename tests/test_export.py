@@ -6,6 +6,7 @@ import csv
 import json
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -46,6 +47,14 @@ def exported(labelled_demo, tmp_path_factory) -> Path:
 
 def test_writes_the_five_files(exported):
     assert sorted(p.name for p in exported.iterdir()) == sorted(FORMATS.values())
+
+
+def test_exported_files_get_the_mode_a_plain_open_gives(exported, tmp_path):
+    """Reports shared in a team folder are readable as any file written there would be (not owner-only)."""
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in exported.iterdir()}
+    assert modes == dict.fromkeys(FORMATS.values(), stat.S_IMODE(plain.stat().st_mode))
 
 
 def test_report_markdown_has_every_section(exported, labelled_demo):

@@ -7,6 +7,7 @@ The logs are written by inspect_ai itself (``inspect_logs``); the written-back l
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -107,9 +108,11 @@ def test_idempotent_and_in_place_with_backup(db, workspace):
     state = _state(first)
     assert _state(Path(writeback(db)[0].out_path)) == state  # the same labels write the same log
 
+    workspace["log"].chmod(0o640)  # the team's permissions on its own log
     [in_place] = writeback(db, in_place=True)
     backup = workspace["log"].parent / BACKUP_DIR / workspace["log"].name
     assert in_place.status == "ok" and Path(in_place.backup_path) == backup
+    assert stat.S_IMODE(workspace["log"].stat().st_mode) == 0o640  # the rewritten log keeps them
     assert file_hash(backup) == workspace["hash"]  # the original, kept
     assert _state(workspace["log"]) == state
     [again] = writeback(db, in_place=True)  # from the backup: no second score edit piles up

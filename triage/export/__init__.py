@@ -8,9 +8,7 @@ half-written file behind.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import orjson
 
 from triage.db.sqlite import Database
 from triage.display import csv_cell
+from triage.files import atomic_write
 from triage.labels import effective_labels, export_labels
 from triage.scoring import ScoreOptions
 
@@ -34,17 +33,6 @@ RUN_FIELDS = [
     "label_category", "label_effect", "label_source", "label_reviewer", "label_confirmed", "label_conflict",
     "label_rationale",
 ]  # fmt: skip
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_runs_csv(db: Database, path: Path) -> int:
@@ -73,12 +61,12 @@ def write_runs_csv(db: Database, path: Path) -> int:
                 out.writerow([csv_cell(v) for v in (*row, *extra)])
                 count += 1
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return count
 
 
 def write_json(value: Any, path: Path) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str)))
+    atomic_write(path, lambda tmp: tmp.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str)))
 
 
 def export(
@@ -115,16 +103,16 @@ def export(
         elif fmt == "csv":
             write_runs_csv(db, path)
         elif fmt == "jsonl":
-            _atomic_write(path, lambda tmp: export_labels(db, tmp))
+            atomic_write(path, lambda tmp: export_labels(db, tmp))
         elif fmt == "md":
             from triage.export.report import render_markdown
 
             text = render_markdown(data)  # type: ignore[arg-type]
-            _atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+            atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
         elif fmt == "html":
             from triage.export.report import render_html
 
             text = render_html(data, db)  # type: ignore[arg-type]
-            _atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+            atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
         written[fmt] = path
     return written

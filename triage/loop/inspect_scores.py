@@ -14,8 +14,6 @@ log (a log is one task family, so this is also its ``invsqrt`` estimate). No ``i
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import numpy as np
 import orjson
 
 from triage.db.sqlite import Database
+from triage.files import atomic_write
 from triage.labels import effective_labels
 from triage.scoring import ESTIMATES, ScoreOptions, apply_estimate
 
@@ -93,9 +92,6 @@ def export_inspect_scores(db: Database, out_dir: str | Path, *, estimates: tuple
             rows = log_outcomes(db, source_id, estimate, tradeoff=tradeoff)
             target = out / f"{stem}.{estimate}{EXTENSION}"
             body = b"".join(orjson.dumps(_record(r, estimate)) + b"\n" for r in rows if r["include"])
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{target.name}.")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-            os.replace(tmp, target)
+            atomic_write(target, lambda tmp, body=body: tmp.write_bytes(body))
             written.append(target)
     return written

@@ -20,7 +20,6 @@ in-place write) is refused: the labels may no longer match its samples.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,6 +31,7 @@ import orjson
 
 from triage.db import now, write_transaction
 from triage.db.sqlite import Database
+from triage.files import atomic_write
 from triage.ingest import file_hash
 from triage.loop.common import LabelledRun, labelled_runs
 
@@ -221,12 +221,7 @@ def _write(log: EvalLog, target: Path) -> None:
     from inspect_ai.log import write_eval_log
 
     fmt = "eval" if target.suffix == ".eval" else "json"
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}{target.suffix}")
-    try:
-        write_eval_log(log, str(tmp), format=fmt)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(target, lambda tmp: write_eval_log(log, str(tmp), format=fmt))
 
 
 def writeback_source(db: Database, source_id: int, labels: list[LabelledRun], *,
