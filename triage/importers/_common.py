@@ -5,8 +5,11 @@ precise error places, text flattening, timestamps and generic directory names.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+import functools
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -35,51 +38,58 @@ GENERIC_DIRS = {
 }  # fmt: skip
 
 
-def top_level_keys(head: bytes) -> dict[str, int]:
+# A JSON string (its closing quote captured: a head cut off inside a string has none) or a bracket or comma.
+# Everything else (numbers, literals, colons, white space) lies between tokens and the regex engine skips it.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(")?|[{}\[\],]', re.S)  # the string loop unrolled: fast in re
+_NESTED = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(")?|[{}\[\]]', re.S)  # inside a member's value commas do not matter
+_SPACE = " \t\r\n"
+
+
+def top_level_keys(head: bytes) -> Mapping[str, int]:
     """Keys of the first JSON object in ``head`` (or of the first element of a top-level array).
 
     Tolerates truncation: ``head`` is only the first bytes of the file, so the object may not end.
-    Returns each key with the offset (in the decoded text) where its value starts; an empty dict when
-    the head does not start with a JSON object or array.
+    Returns each key with the offset (in the decoded text) where its value starts; empty when the head
+    does not start with a JSON object or array. Read-only: every sniffer asks about the same head, so the
+    answers for the last few heads are kept.
     """
+    return _top_level_keys(head)
+
+
+@functools.lru_cache(maxsize=16)
+def _top_level_keys(head: bytes) -> Mapping[str, int]:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if text.startswith("["):
-        text = text[1:].lstrip(" \t\r\n")
+        text = text[1:].lstrip(_SPACE)
     if not text.startswith("{"):
-        return {}
+        return MappingProxyType({})
     keys: dict[str, int] = {}
-    depth, i, n, expect_key = 0, 0, len(text), False
-    while i < n:
-        c = text[i]
+    depth, expect_key, n, pos = 0, False, len(text), 0
+    while token := (_TOKEN if depth <= 1 else _NESTED).search(text, pos):
+        pos, c = token.end(), text[token.start()]
         if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                break
+            if token.group(1) is None:
+                break  # the head ends inside this string
             if depth == 1 and expect_key:
-                k = j + 1
-                while k < n and text[k] in " \t\r\n":
+                k = token.end()
+                while k < n and text[k] in _SPACE:
                     k += 1
                 if k < n and text[k] == ":":
                     k += 1
-                    while k < n and text[k] in " \t\r\n":
+                    while k < n and text[k] in _SPACE:
                         k += 1
-                    keys[text[i + 1 : j]] = k
+                    keys[text[token.start() + 1 : token.end() - 1]] = k
                 expect_key = False
-            i = j + 1
-            continue
-        if c in "{[":
+        elif c in "{[":
             depth += 1
             expect_key = depth == 1
         elif c in "}]":
             depth -= 1
             if depth <= 0:
                 break
-        elif c == "," and depth == 1:
+        elif depth == 1:  # a comma between members
             expect_key = True
-        i += 1
-    return keys
+    return MappingProxyType(keys)
 
 
 def head_text(head: bytes) -> str:
