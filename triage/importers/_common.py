@@ -45,20 +45,15 @@ _NESTED = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(")?|[{}\[\]]', re.S)  # inside a 
 _SPACE = " \t\r\n"
 
 
+@functools.lru_cache(maxsize=16)  # every loader's sniffer asks about the same head
 def top_level_keys(head: bytes) -> Mapping[str, int]:
     """Keys of the first JSON object in ``head`` (or of the first element of a top-level array).
 
     Tolerates truncation: ``head`` is only the first bytes of the file, so the object may not end.
     Returns each key with the offset (in the decoded text) where its value starts; empty when the head
-    does not start with a JSON object or array. Read-only: every sniffer asks about the same head, so the
-    answers for the last few heads are kept.
+    does not start with a JSON object or array. Read-only: the answer is shared by every caller.
     """
-    return _top_level_keys(head)
-
-
-@functools.lru_cache(maxsize=16)
-def _top_level_keys(head: bytes) -> Mapping[str, int]:
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    text = head_text(head)
     if text.startswith("["):
         text = text[1:].lstrip(_SPACE)
     if not text.startswith("{"):
@@ -100,7 +95,7 @@ def value_at(head: bytes, key: str) -> str:
     """The start (up to 4,000 characters) of the raw JSON value of top-level ``key``, or ''."""
     text = head_text(head)
     if text.startswith("["):
-        text = text[1:].lstrip(" \t\r\n")
+        text = text[1:].lstrip(_SPACE)
     offset = top_level_keys(head).get(key)
     return "" if offset is None else text[offset : offset + 4000]
 
