@@ -239,6 +239,24 @@ def meaningful_dir(path: Path, levels: int = 3) -> str | None:
     return None
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: for optional fields a loader can do without
+    (a model name, token counts), so a mistyped one is read as absent rather than crashing the file."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one (see :func:`as_dict`)."""
+    return value if isinstance(value, list) else []
+
+
+def text_or_none(value: Any) -> str | None:
+    """A JSON string or number as text (ids, names), else None."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def number(value: Any) -> float | None:
     """``value`` as a float when it is a JSON number (bools excluded), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -30,6 +30,8 @@ import orjson
 
 from triage.importers._common import (
     ancestors,
+    as_dict,
+    as_list,
     flatten_text,
     meaningful_dir,
     number,
@@ -138,7 +140,8 @@ def _arguments(raw: Any) -> dict[str, Any] | str | None:
 def _step_messages(path: Path, index: int, step: Any, call_names: dict[str, str]) -> list[Message]:
     if not isinstance(step, dict):
         raise LoadError(path, f"steps[{index}]", f"expected an object, got {type(step).__name__}")
-    role = _ROLES.get(step.get("source"))
+    source = step.get("source")
+    role = _ROLES.get(source) if isinstance(source, str) else None
     if role is None:
         raise LoadError(
             path, f"steps[{index}], field 'source'", f"expected system, user or agent, got {step.get('source')!r}"
@@ -156,8 +159,7 @@ def _step_messages(path: Path, index: int, step: Any, call_names: dict[str, str]
         call_names[call_id] = call["function_name"]
     messages = [Message(role=role, content=content, tool_calls=calls if role == "assistant" else [])]
     observation = step.get("observation")
-    results = observation.get("results") if isinstance(observation, dict) else None
-    for result in results or []:
+    for result in as_list(as_dict(observation).get("results")):
         if not isinstance(result, dict):
             continue
         text = flatten_text(result.get("content"))

@@ -229,6 +229,10 @@ def _load_job(path: Path, job: dict[str, Any], options: LoadOptions) -> Iterator
         if not isinstance(reward_stats, dict):
             raise LoadError(path, f"{place}.reward_stats", f"expected an object, got {reward_stats!r:.80}")
         rewards = reward_stats.get("reward", next(iter(reward_stats.values()), {}) if len(reward_stats) == 1 else {})
+        if not isinstance(rewards or {}, dict):
+            raise LoadError(
+                path, f"{place}.reward_stats", f"expected an object of reward -> trial names, got {rewards!r:.80}"
+            )
         for value, names in (rewards or {}).items():
             try:
                 score = float(value)
@@ -236,7 +240,14 @@ def _load_job(path: Path, job: dict[str, Any], options: LoadOptions) -> Iterator
                 raise LoadError(path, f"{place}.reward_stats", f"expected numeric reward keys, got {value!r}") from None
             for name in names if isinstance(names, list) else []:
                 trials.setdefault(str(name), {})["score"] = score
-        for kind, names in (entry.get("exception_stats") or {}).items():
+        exception_stats = entry.get("exception_stats") or {}
+        if not isinstance(exception_stats, dict):
+            raise LoadError(
+                path,
+                f"{place}.exception_stats",
+                f"expected an object of exception -> trial names, got {exception_stats!r:.80}",
+            )
+        for kind, names in exception_stats.items():
             for name in names if isinstance(names, list) else []:
                 trials.setdefault(str(name), {})["exception"] = str(kind)
         for name, facts in sorted(trials.items()):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.importers import swebench_results
-from triage.importers._common import ancestors, flatten_text, meaningful_dir, number, read_json, top_level_keys
+from triage.importers._common import ancestors, as_dict, flatten_text, meaningful_dir, number, read_json, top_level_keys
 from triage.importers.base import SNIFF_BYTES, Item, Loader, LoadError, LoadOptions, SourceInfo
 from triage.models import Message, Run, ToolCall
 from triage.outcomes import derive_status
@@ -75,8 +75,7 @@ def _results_candidates(path: Path, instance_id: str, options: LoadOptions) -> l
 
 
 def _model(doc: dict[str, Any]) -> str | None:
-    config = (doc.get("info") or {}).get("config") or {}
-    model = config.get("model") if isinstance(config, dict) else None
+    model = as_dict(as_dict(doc.get("info")).get("config")).get("model")
     name = model.get("model_name") if isinstance(model, dict) else None
     return name if isinstance(name, str) and name else None
 
@@ -166,7 +165,7 @@ def load(path: Path, options: LoadOptions) -> Iterator[Item]:
             if detail
             else f"exit status {exit_status}"
         )
-    stats = info.get("model_stats") or {}
+    stats = as_dict(info.get("model_stats"))
     submission = info.get("submission")
     metadata: dict[str, Any] = {
         "results_file": str(results_path) if results_path else None,

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from triage.importers._common import flatten_text, number
+from triage.importers._common import as_dict, flatten_text, number, text_or_none
 from triage.models import Message, ToolCall
 
 __all__ = ["convert_history", "history_shape"]
@@ -94,7 +94,8 @@ class _Builder:
         if call.id:
             self.pending[call.id] = call
 
-    def result(self, call_id: str | None, content: str, error: str | None, function: str | None = None) -> None:
+    def result(self, call_id: Any, content: str, error: str | None, function: Any = None) -> None:
+        call_id, function = text_or_none(call_id), text_or_none(function)  # as the log wrote them: any JSON
         call = self.pending.pop(call_id, None) if call_id else None
         if call is None and call_id is None and len(self.pending) == 1:
             call = self.pending.popitem()[1]
@@ -139,7 +140,7 @@ def _v1(events: Iterable[Any], b: _Builder, where: str) -> None:
             raise ValueError(f"{where}[{index}]: expected an event object, got {type(event).__name__}")
         kind = event.get("kind")
         if kind == "MessageEvent":
-            msg = event.get("llm_message") or {}
+            msg = as_dict(event.get("llm_message"))
             role = msg.get("role") if msg.get("role") in ("system", "user", "assistant") else None
             role = role or ("user" if event.get("source") == "user" else "assistant")
             b.say(role, flatten_text(msg.get("content")))
@@ -174,8 +175,16 @@ def _v1(events: Iterable[Any], b: _Builder, where: str) -> None:
 # 2024 events -----------------------------------------------------------------------------------------
 
 
-def _legacy_action(event: dict[str, Any], index: int, b: _Builder) -> None:
-    action = event.get("action")
+def _name(event: dict[str, Any], key: str, where: str) -> str:
+    """The event's ``action`` or ``observation`` name; ValueError naming the entry when it is not a string."""
+    value = event.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: field '{key}': expected the {key}'s name (a string), got {type(value).__name__}")
+    return value
+
+
+def _legacy_action(event: dict[str, Any], index: int, b: _Builder, where: str) -> None:
+    action = _name(event, "action", where)
     args = event.get("args") if isinstance(event.get("args"), dict) else {}
     source = event.get("source")
     thought = flatten_text(args.get("thought")) if args.get("thought") else ""
@@ -202,13 +211,15 @@ def _legacy_action(event: dict[str, Any], index: int, b: _Builder) -> None:
     b.call(thought, ToolCall(id=str(call_id), function=str(name), arguments=arguments), None)
 
 
-def _legacy_observation(event: dict[str, Any], b: _Builder, paired: str | None) -> None:
-    kind = event.get("observation")
+def _legacy_observation(event: dict[str, Any], b: _Builder, paired: str | None, where: str) -> None:
+    kind = _name(event, "observation", where)
     if kind in _SILENT_OBSERVATIONS:
         b.skip(f"observation:{kind}")
         return
     meta = event.get("tool_call_metadata") if isinstance(event.get("tool_call_metadata"), dict) else {}
-    call_id = meta.get("tool_call_id") or (f"event_{event['cause']}" if event.get("cause") is not None else paired)
+    call_id = text_or_none(meta.get("tool_call_id")) or (
+        f"event_{event['cause']}" if event.get("cause") is not None else paired
+    )
     content = flatten_text(event.get("content"))
     extras = event.get("extras") if isinstance(event.get("extras"), dict) else {}
     if kind == "error":
@@ -237,16 +248,16 @@ def _legacy(history: list[Any], b: _Builder, where: str, pairs: bool) -> None:
                 raise ValueError(f"{where}[{index}]: expected an [action, observation] pair of objects")
             action, observation = entry
             before = set(b.pending)
-            _legacy_action(action, index, b)
+            _legacy_action(action, index, b, f"{where}[{index}][0]")
             new = [k for k in b.pending if k not in before]
-            _legacy_observation(observation, b, new[0] if new else None)
+            _legacy_observation(observation, b, new[0] if new else None, f"{where}[{index}][1]")
             continue
         if not isinstance(entry, dict):
             raise ValueError(f"{where}[{index}]: expected an event object, got {type(entry).__name__}")
         if "action" in entry:
-            _legacy_action(entry, index, b)
+            _legacy_action(entry, index, b, f"{where}[{index}]")
         elif "observation" in entry:
-            _legacy_observation(entry, b, None)
+            _legacy_observation(entry, b, None, f"{where}[{index}]")
         else:
             b.skip("unknown")
 

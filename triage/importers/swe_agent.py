@@ -19,7 +19,17 @@ from typing import Any
 import orjson
 
 from triage.importers import swebench_results
-from triage.importers._common import ancestors, flatten_text, meaningful_dir, number, read_json, top_level_keys
+from triage.importers._common import (
+    ancestors,
+    as_dict,
+    as_list,
+    flatten_text,
+    meaningful_dir,
+    number,
+    read_json,
+    text_or_none,
+    top_level_keys,
+)
 from triage.importers.base import Item, Loader, LoadError, LoadOptions, SourceInfo
 from triage.models import Message, Run, ToolCall
 from triage.outcomes import derive_status
@@ -49,7 +59,8 @@ def companion(path: Path, head: bytes) -> bool:
 
 
 def _is_demo(entry: dict[str, Any]) -> bool:
-    return entry.get("is_demo") in _TRUE
+    flag = entry.get("is_demo")
+    return isinstance(flag, int | str) and flag in _TRUE  # (bool is an int)
 
 
 def _agent_and_model(path: Path, doc: dict[str, Any], options: LoadOptions) -> tuple[str, str | None]:
@@ -66,14 +77,13 @@ def _model_name(doc: dict[str, Any]) -> str | None:
         except orjson.JSONDecodeError:
             config = None
     if isinstance(config, dict):
-        model = (config.get("agent") or {}).get("model") if isinstance(config.get("agent"), dict) else None
-        model = model or config.get("model")
+        model = as_dict(config.get("agent")).get("model") or config.get("model")
         if isinstance(model, dict):
             name = model.get("name") or model.get("model_name")
             if isinstance(name, str) and name:
                 return name
-    info = doc.get("info") or {}
-    for holder in (info.get("model_stats") or {}, info):
+    info = as_dict(doc.get("info"))
+    for holder in (as_dict(info.get("model_stats")), info):
         for key in ("model", "model_name"):
             if isinstance(holder.get(key), str) and holder[key]:
                 return holder[key]
@@ -89,10 +99,10 @@ def _results_candidates(path: Path, options: LoadOptions) -> list[Path]:
 def _tool_calls(entry: dict[str, Any], index: int) -> list[ToolCall]:
     """Calls of one assistant turn: function-calling ``tool_calls`` when present, else its ``action``."""
     calls = []
-    for n, call in enumerate(entry.get("tool_calls") or []):
+    for n, call in enumerate(as_list(entry.get("tool_calls"))):
         if not isinstance(call, dict):
             continue
-        fn = call.get("function") or {}
+        fn = as_dict(call.get("function"))
         args: Any = fn.get("arguments")
         if isinstance(args, str):
             try:
@@ -100,7 +110,11 @@ def _tool_calls(entry: dict[str, Any], index: int) -> list[ToolCall]:
             except orjson.JSONDecodeError:
                 pass
         calls.append(
-            ToolCall(id=call.get("id") or f"call_{index}_{n}", function=fn.get("name") or "bash", arguments=args)
+            ToolCall(
+                id=text_or_none(call.get("id")) or f"call_{index}_{n}",
+                function=text_or_none(fn.get("name")) or "bash",
+                arguments=args if isinstance(args, dict | str) or args is None else str(args),
+            )
         )
     if calls:
         return calls
@@ -198,7 +212,7 @@ def load(path: Path, options: LoadOptions) -> Iterator[Item]:
 
     resolved, results_path = swebench_results.find_verdict(instance_id, _results_candidates(path, options))
     error, error_type, limit_type = _outcome(exit_status, doc)
-    stats = info.get("model_stats") or {}
+    stats = as_dict(info.get("model_stats"))
     sent, received = number(stats.get("tokens_sent")), number(stats.get("tokens_received"))
     submission = info.get("submission")
     metadata: dict[str, Any] = {

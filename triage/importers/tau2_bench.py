@@ -33,7 +33,15 @@ from typing import Any
 
 import orjson
 
-from triage.importers._common import flatten_text, number, parse_iso, read_json, stream_sections, top_level_keys
+from triage.importers._common import (
+    as_list,
+    flatten_text,
+    number,
+    parse_iso,
+    read_json,
+    stream_sections,
+    top_level_keys,
+)
 from triage.importers.base import SNIFF_BYTES, Item, Loader, LoadError, LoadOptions, SourceInfo
 from triage.models import Message, Run, ToolCall
 from triage.outcomes import derive_status
@@ -170,19 +178,19 @@ def _failed_checks(reward_info: dict[str, Any]) -> list[dict[str, Any]]:
     db = reward_info.get("db_check")
     if isinstance(db, dict) and db.get("db_match") is False:
         failed.append({"check": "db", "detail": "final database differs from the expected one"})
-    for check in reward_info.get("action_checks") or []:
+    for check in as_list(reward_info.get("action_checks")):
         if isinstance(check, dict) and check.get("action_match") is False:
             action = check.get("action") if isinstance(check.get("action"), dict) else {}
             failed.append({"check": "action", "name": action.get("name"), "arguments": action.get("arguments"),
                            "requestor": action.get("requestor")})  # fmt: skip
-    for check in reward_info.get("env_assertions") or []:
+    for check in as_list(reward_info.get("env_assertions")):
         if isinstance(check, dict) and check.get("met") is False:
             failed.append({"check": "env_assertion", "assertion": check.get("env_assertion")})
-    for check in reward_info.get("nl_assertions") or []:
+    for check in as_list(reward_info.get("nl_assertions")):
         if isinstance(check, dict) and check.get("met") is False:
             failed.append({"check": "nl_assertion", "assertion": check.get("nl_assertion"),
                            "justification": check.get("justification")})  # fmt: skip
-    for check in reward_info.get("communicate_checks") or []:
+    for check in as_list(reward_info.get("communicate_checks")):
         if isinstance(check, dict) and check.get("met") is False:
             failed.append({"check": "communicate", "info": check.get("info"),
                            "justification": check.get("justification")})  # fmt: skip
