@@ -311,3 +311,14 @@ def test_parallel_and_serial_cli_imports_agree(logs, tmp_path) -> None:
     assert one[0] == two[0] == 0
     strip = lambda d: {k: v for k, v in d.items() if k != "by_file"}  # noqa: E731 - paths are the same; db differs
     assert strip(one[1]) == strip(two[1]) and one[1]["runs_added"] == 2 * N_RUNS
+
+
+def test_summary_counts_take_the_noun_in_their_number(logs, tmp_path) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(logs / "toolbox.eval", one / "toolbox.eval")
+    result = CliRunner().invoke(app, ["import", str(one), "--db", str(tmp_path / "ws.db")])
+    assert result.exit_code == 0
+    assert f"1 file read, {N_RUNS} runs added" in result.output and "0 errors" in result.output
+    result = CliRunner().invoke(app, ["import", str(one), "--db", str(tmp_path / "ws.db")])
+    assert "1 file read, 1 unchanged, 0 runs added" in result.output

@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-__all__ = ["CONTROL", "LiteralConsole", "csv_cell", "literal", "plain_literal", "visible"]
+__all__ = ["CONTROL", "LiteralConsole", "count", "csv_cell", "literal", "plain_literal", "visible"]
 
 # C0 controls but newline and tab, DEL, C1 controls (0x9b is a one-byte CSI), bidi marks and overrides.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -32,6 +32,11 @@ def _escape(char: str) -> str:
         return _NAMED[char]
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the number it takes: "1 run", "2 runs", "0 runs"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def visible(value: object) -> str:

@@ -23,7 +23,7 @@ from triage.cli.common import (
 from triage.cli.progress import progress_bars
 from triage.cli.registry import app
 from triage.config import reviewer_name
-from triage.display import literal
+from triage.display import count, literal
 
 # Progress bar titles of the clustering stages.
 STAGES = {"analyze": "Analysing", "index": "Indexing transcripts", "cluster": "Clustering"}
@@ -77,8 +77,9 @@ def cluster_command(
     edits = summary["edits"]
     skipped = f", {len(edits['skipped'])} no longer apply" if edits["skipped"] else ""
     out_console.print(
-        f"{summary['failures']} failures ({summary['signatures']} distinct causes and details) → "
-        f"{summary['causes']} cause groups, {summary['clusters']} clusters at threshold {summary['threshold']:g} "
+        f"{count(summary['failures'], 'failure')} ({summary['signatures']} distinct causes and details) → "
+        f"{count(summary['causes'], 'cause group')}, {count(summary['clusters'], 'cluster')} "
+        f"at threshold {summary['threshold']:g} "
         f"({summary['scorer']}); {summary['kept_ids']} ids kept, "
         f"{summary['new_clusters']} new; {edits['applied']} reviewer edits replayed{skipped}.",
         highlight=False,
@@ -123,7 +124,7 @@ def clusters_command(
     workspace.conn.close()
     if pending:
         err_console.print(
-            f"note: {pending} failures are not in any cluster yet; run `triage cluster`.", highlight=False
+            f"note: {count(pending, 'failure')} not in any cluster yet; run `triage cluster`.", highlight=False
         )
     if json:
         print_json(items)
@@ -132,7 +133,7 @@ def clusters_command(
         out_console.print("No clusters yet: run `triage cluster`.", highlight=False)
         return
     console = table_console(200)
-    table = Table(title=f"{len(items)} clusters", title_justify="left")
+    table = Table(title=count(len(items), "cluster"), title_justify="left")
     for name, justify in (
         ("id", "left"),
         ("size", "right"),
@@ -209,7 +210,9 @@ def tree_command(
         )  # fmt: skip
     console.print(table)
     if nxt is not None:
-        err_console.print(literal(f"next undecided: {nxt.id} ({nxt.undecided} runs unsettled)"), highlight=False)
+        err_console.print(
+            literal(f"next undecided: {nxt.id} ({count(nxt.undecided, 'run')} unsettled)"), highlight=False
+        )
 
 
 def _edit(action: Callable[[], dict[str, Any]], json: bool, describe: Callable[[dict[str, Any]], str]) -> None:
@@ -242,7 +245,7 @@ def merge(
     _edit(
         lambda: merge_clusters(workspace, cluster_ids, who),
         json,
-        lambda r: f"Merged {', '.join(r['merged'])} into {r['into']} ({r['size']} runs).",
+        lambda r: f"Merged {', '.join(r['merged'])} into {r['into']} ({count(r['size'], 'run')}).",
     )
 
 
@@ -262,7 +265,7 @@ def split(
     _edit(
         lambda: split_cluster(workspace, cluster_id, run_ids, who),
         json,
-        lambda r: f"Split {len(r['moved'])} runs off {r['cluster_id']} into new cluster {r['new_id']}.",
+        lambda r: f"Split {count(len(r['moved']), 'run')} off {r['cluster_id']} into new cluster {r['new_id']}.",
     )
 
 

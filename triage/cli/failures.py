@@ -14,7 +14,7 @@ from rich.table import Table
 from triage.cli.common import DbOption, JsonOption, err_console, fail, open_workspace, out_console, print_json
 from triage.cli.progress import progress_bars
 from triage.cli.registry import app
-from triage.display import literal
+from triage.display import count, literal
 
 MESSAGE_CHARS = 2000  # per message in `show` unless --full
 ARGUMENT_CHARS = 600
@@ -69,7 +69,8 @@ def analyze(
         causes = ", ".join(f"{n} {c}" for c, n in summary["causes"].items()) or "none"
         found = ", ".join(f"{d} {n}" for d, n in summary["detections"].items()) or "none"
         out_console.print(
-            f"Analysed {summary['analyzed']} runs ({summary['failures']} failures, {summary['successes']} successes) "
+            f"Analysed {count(summary['analyzed'], 'run')} ({count(summary['failures'], 'failure')}, "
+            f"{count(summary['successes'], 'success', 'successes')}) "
             f"in {summary['seconds']:.1f}s.\nSignatures: {kinds}.\nCauses: {causes}.\nDetections: {found}.",
             highlight=False,
             markup=False,
@@ -231,7 +232,7 @@ def show(
     if membership:
         console.print(
             literal(
-                f"Cluster {membership['cluster_id']} ({membership['size']} runs, similarity "
+                f"Cluster {membership['cluster_id']} ({count(membership['size'], 'run')}, similarity "
                 f"{membership['similarity']:.0f}, exemplar {membership['exemplar_run_id']}, "
                 f"joined {membership['joined_at']})"
             )

@@ -22,6 +22,7 @@ from triage.cli.common import (
 )
 from triage.cli.progress import progress_bars
 from triage.cli.registry import app
+from triage.display import count
 
 if TYPE_CHECKING:  # annotations only: triage.ingest loads when a command runs (a fast `triage --help`)
     from triage.ingest import ImportSummary
@@ -77,27 +78,29 @@ def _print_errors(summary: ImportSummary) -> None:
 
 def _summary_line(summary: ImportSummary, verb: str) -> str:
     unchanged = sum(1 for r in summary.results if r.status == "unchanged")
-    parts = [f"{summary.files} files read"]
+    parts = [f"{count(summary.files, 'file')} read"]
     if unchanged:
         parts.append(f"{unchanged} unchanged")
     if verb == "import":
         parts += [
-            f"{summary.runs_added} runs added",
+            f"{count(summary.runs_added, 'run')} added",
             f"{summary.runs_replaced} replaced",
             f"{summary.runs_skipped} skipped",
         ]
         if summary.runs_removed:
             parts.append(f"{summary.runs_removed} removed")
     else:
-        parts.append(f"{summary.runs_added} runs")
+        parts.append(count(summary.runs_added, "run"))
     if summary.tasks:
-        parts.append(f"{summary.tasks} task records")
+        parts.append(count(summary.tasks, "task record"))
     if summary.unclaimed:
-        parts.append(f"{len(summary.unclaimed)} files in no known format")
+        parts.append(f"{count(len(summary.unclaimed), 'file')} in no known format")
     if summary.companions:
         read = any(r.status != "ignored" for r in summary.results)
-        parts.append(f"{len(summary.companions)} side files " + ("read with their transcripts" if read else "alone"))
-    parts.append(f"{len(summary.errors)} errors")
+        parts.append(
+            f"{count(len(summary.companions), 'side file')} " + ("read with their transcripts" if read else "alone")
+        )
+    parts.append(count(len(summary.errors), "error"))
     return ", ".join(parts)
 
 
@@ -248,7 +251,9 @@ def validate(
         return
     for result in summary.results:
         if result.status == "ok":
-            line = Text.assemble(("ok", "green"), f"     {result.path} ({result.format}, {result.runs_added} runs)")
+            line = Text.assemble(
+                ("ok", "green"), f"     {result.path} ({result.format}, {count(result.runs_added, 'run')})"
+            )
             out_console.print(line, highlight=False, soft_wrap=True)
     out_console.print(f"Validate: {_summary_line(summary, 'validate')}.", highlight=False, soft_wrap=True)
     if summary.errors:
@@ -371,4 +376,4 @@ def runs(
         for column in table.columns:
             column.ratio, column.overflow, column.no_wrap = None, "ignore", True
     console.print(table)
-    out_console.print(f"{len(rows)} runs", style="dim", highlight=False)
+    out_console.print(count(len(rows), "run"), style="dim", highlight=False)

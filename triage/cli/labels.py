@@ -22,6 +22,7 @@ from triage.cli.common import (
 )
 from triage.cli.registry import app
 from triage.config import reviewer_name
+from triage.display import count
 
 if TYPE_CHECKING:  # annotations only: the modules load when a command runs (a fast `triage --help`)
     from triage.db.sqlite import Database
@@ -201,7 +202,7 @@ def _report_cluster(workspace: Database, label: Label, who: str, json: bool) -> 
         print_json({"label": label.model_dump(mode="json"), "members": members, "kept_run_labels": overridden})
         return
     out_console.print(
-        f"Labelled cluster {label.cluster_id or ''} ({len(members)} runs) as {label.category or ''} "
+        f"Labelled cluster {label.cluster_id or ''} ({count(len(members), 'run')}) as {label.category or ''} "
         f"({label.effect}) by {who}",
         highlight=False,
     )

@@ -27,6 +27,7 @@ from triage.cli.labels import NoteOption, TaxonomyOption, _category, _report_clu
 from triage.cli.progress import progress_bars
 from triage.cli.registry import app
 from triage.config import reviewer_name
+from triage.display import count
 
 group_app = typer.Typer(
     help="Groups of runs settled by one decision: search groups, and the cluster tree's cause groups.",
@@ -99,7 +100,9 @@ def search_command(
     else:
         if result.fts_query != query:
             err_console.print(Text(f"note: searched as words: {result.fts_query}"), highlight=False)
-        table = Table(title=f"{result.total} runs match", title_justify="left")
+        table = Table(
+            title=f"{count(result.total, 'run')} match" if result.total != 1 else "1 run matches", title_justify="left"
+        )
         for name in ("run", "task", "agent", "status", "match"):
             table.add_column(name, overflow="fold")
         for hit in result.hits:
@@ -111,7 +114,7 @@ def search_command(
             err_console.print(f"note: {len(result.hits)} of {result.total} shown (--limit)", highlight=False)
         if group is not None:
             out_console.print(Text(
-                f"Group {made['id']}: {made['size']} runs ({made['added']} new). Settle them all with "
+                f"Group {made['id']}: {count(made['size'], 'run')} ({made['added']} new). Settle them all with "
                 f"`triage group label {made['name']} CATEGORY --note ...`."
             ))  # fmt: skip
     if result.total == 0:
@@ -202,7 +205,7 @@ def group_show(
     if json:
         print_json({"id": node, "members": members})
         return
-    out_console.print(Text(f"{node}: {len(members)} runs"))
+    out_console.print(Text(f"{node}: {count(len(members), 'run')}"))
     for run_id in members:
         out_console.print(Text(run_id))
 
@@ -220,4 +223,4 @@ def group_delete(
         size = delete_search_group(workspace, name)
     except ClusterError as exc:
         fail(str(exc), code=2)
-    out_console.print(Text(f"Deleted group {name} ({size} runs)."))
+    out_console.print(Text(f"Deleted group {name} ({count(size, 'run')})."))
