@@ -189,7 +189,7 @@ def test_a_side_file_named_alone_is_said_and_fails(tmp_path):
     run = CliRunner().invoke(app, ["import", "--db", str(tmp_path / "ws.db"), str(results)])
     assert run.exit_code == 1
     assert "side file" in run.stderr and str(results) in run.stderr and "--results" in run.stderr
-    assert "side files alone" in run.stdout
+    assert "1 side file alone" in run.stdout
     # With a trajectory beside it, the same file is read quietly with it.
     _traj(tmp_path / "repo__repo-1.traj")
     run = CliRunner().invoke(app, ["import", "--db", str(tmp_path / "ws.db"), str(tmp_path)])

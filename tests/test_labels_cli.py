@@ -128,7 +128,7 @@ def test_export_and_import_through_the_cli(cli, tmp_path, db_path):
     report = js(cli("labels", "--db", str(other), "import", str(out), "--json"))
     assert report["added"] == 1 and [c["run_id"] for c in report["conflicts"]] == ["eval/1"]
     text = cli("labels", "import", str(out), "--db", str(other)).stdout
-    assert "0 rows added, 1 already present" in text and "1 runs in conflict" in text
+    assert "0 rows added, 1 already present" in text and "1 run in conflict" in text
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"uid": "x"}\n')
     result = cli("labels", "import", str(bad), str(out), "--db", str(other), code=2)

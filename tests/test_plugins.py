@@ -75,7 +75,7 @@ def test_files_a_broken_plugin_may_read_fail_the_import(tmp_path, plugin_path):
     # Without the broken plug-in, the same folder imports: the .brk file is listed as in no known format.
     clean = _triage(["import", str(folder), "--db", str(tmp_path / "clean.db")])
     assert clean.returncode == 0, clean.stderr
-    assert "1 files in no known format" in clean.stdout and "0 errors" in clean.stdout
+    assert "1 file in no known format" in clean.stdout and "0 errors" in clean.stdout
 
 
 def test_a_builtin_loader_that_fails_to_import(tmp_path, corpus):

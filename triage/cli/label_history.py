@@ -21,6 +21,7 @@ from triage.cli.common import (
 from triage.cli.labels import ClusterOption, describe, label_failed
 from triage.cli.registry import app
 from triage.config import reviewer_name
+from triage.display import count
 
 # --- history / undo / redo / conflicts -----------------------------------------------------------------
 
@@ -158,4 +159,4 @@ def conflicts_cmd(db: DbOption = None, json: JsonOption = False) -> None:
             f"{conflict.effective.category} (latest)",
         )  # fmt: skip
     out_console.print(table)
-    err_console.print(f"{len(found)} runs in conflict", highlight=False)
+    err_console.print(f"{count(len(found), 'run')} in conflict", highlight=False)

@@ -390,13 +390,13 @@ def _print_import(report: dict[str, Any]) -> None:
     out_console.print(
         f"{report['path']}: {report['added']} rows added, {report['already_present']} already present"
         + (f", {len(report['mismatched'])} uids differ (kept as they were)" if report["mismatched"] else "")
-        + (f", {report['unknown_runs']} runs not in this workspace" if report["unknown_runs"] else ""),
+        + (f", {count(report['unknown_runs'], 'run')} not in this workspace" if report["unknown_runs"] else ""),
         highlight=False,
     )
     for source, local in report["clusters_remapped"].items():
         out_console.print(f"  cluster {source} is {local} here", highlight=False)
     if report["conflicts"]:
-        out_console.print(f"  {len(report['conflicts'])} runs in conflict (resolve with `triage adjudicate`):")
+        out_console.print(f"  {count(len(report['conflicts']), 'run')} in conflict (resolve with `triage adjudicate`):")
         for conflict in report["conflicts"][:20]:
             who = ", ".join(f"{lab['reviewer']}: {lab['category']}" for lab in conflict["labels"])
             out_console.print(f"    {conflict['run_id']}  {who}", highlight=False)
