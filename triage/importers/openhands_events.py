@@ -175,10 +175,11 @@ def _v1(events: Iterable[Any], b: _Builder, where: str) -> None:
 # 2024 events -----------------------------------------------------------------------------------------
 
 
-def _name(event: dict[str, Any], key: str, where: str) -> str:
-    """The event's ``action`` or ``observation`` name; ValueError naming the entry when it is not a string."""
+def _name(event: dict[str, Any], key: str, where: str) -> str | None:
+    """The event's ``action`` or ``observation`` name (None when absent); ValueError naming the entry when it
+    is there but not a string."""
     value = event.get(key)
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise ValueError(f"{where}: field '{key}': expected the {key}'s name (a string), got {type(value).__name__}")
     return value
 
