@@ -124,7 +124,9 @@ def clusters_command(
     workspace.conn.close()
     if pending:
         err_console.print(
-            f"note: {count(pending, 'failure')} not in any cluster yet; run `triage cluster`.", highlight=False
+            f"note: {count(pending, 'failure')} {'is' if pending == 1 else 'are'} not in any cluster yet; "
+            "run `triage cluster`.",
+            highlight=False,
         )
     if json:
         print_json(items)
