@@ -119,7 +119,8 @@ def test_cli_search_to_group_settled_in_one_decision(ws) -> None:
     assert (node["kind"], node["size"], node["settled"], node["decision"]) == ("search", 3, 3, "infrastructure")
     assert invoke("group", "show", "refused", "--db", ws).stdout.split()[-3:] == ["net-0", "net-1", "net-2"]
     assert invoke("group", "label", "nope", "q", "--db", ws).exit_code == 2
-    assert invoke("group", "delete", "refused", "--db", ws).exit_code == 0
+    deleted = invoke("group", "delete", "refused", "--db", ws, "--json")
+    assert deleted.exit_code == 0 and json.loads(deleted.stdout) == {"deleted": "refused", "size": 3}
     assert json.loads(invoke("group", "list", "--json", "--db", ws).stdout) == []
 
 

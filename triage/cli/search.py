@@ -214,6 +214,7 @@ def group_show(
 def group_delete(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Search group name.")],
     db: DbOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Forget a search group (decisions made on it stay in the label history and keep applying)."""
     from triage.clustering import ClusterError, delete_search_group
@@ -223,4 +224,7 @@ def group_delete(
         size = delete_search_group(workspace, name)
     except ClusterError as exc:
         fail(str(exc), code=2)
+    if json:
+        print_json({"deleted": name, "size": size})
+        return
     out_console.print(Text(f"Deleted group {name} ({count(size, 'run')})."))
