@@ -167,3 +167,22 @@ def test_no_import_since_the_last_update_skips_the_scan(ws, tmp_path, monkeypatc
     assert (update_index(db)["indexed"], len(scans)) == (4, 1)
     assert search(db, "again").total == 2 and len(scans) == 1
     db.conn.close()
+
+
+def test_a_word_repeated_through_a_long_output_gives_a_short_snippet(tmp_path) -> None:
+    # FTS5's snippet() costs the square of a document's hits: 300,000 of them took hours. Long documents
+    # get a snippet cut around the first hit instead; short ones keep FTS5's.
+    flood = "prelude words here " + "Error: " * 100_000
+    db = open_db(tmp_path / "ws.db")
+    store_runs(db, [make_run("flood", success=False, messages=[user("go"), bash("make"), tool(flood)]),
+                    make_run("short", success=False, messages=[user("go"), bash("make"), tool("Error: once")])],
+               tmp_path)  # fmt: skip
+    result = search(db, "error", limit=10)
+    assert result.total == 2
+    snippets = {hit.run_id: hit.snippet for hit in result.hits}
+    long, short = snippets["flood"], snippets["short"]
+    assert len(long) < 400 and long.endswith("…") and "prelude words here" in long
+    assert long.count(f"{MARK_START}Error{MARK_END}") >= 10  # every hit in the window marked, as FTS5 marks
+    assert f"{MARK_START}Error{MARK_END}" in short
+    prefixed = search(db, "err* NOT nothing", limit=10).hits
+    assert f"{MARK_START}Error{MARK_END}" in {h.run_id: h.snippet for h in prefixed}["flood"]

@@ -37,6 +37,12 @@ __all__ = ["SearchError", "SearchHit", "SearchResult", "index_exists", "run_text
 BATCH = 200  # runs per write transaction while indexing: the write lock is never held long
 MARK_START, MARK_END = "\ue000", "\ue001"  # snippet highlight markers (private use: never in the data)
 SNIPPET_TOKENS = 16
+# FTS5's snippet() weighs every hit in a document against every window, so its cost grows with the square
+# of the hits: a run whose output repeats the searched word 300,000 times took hours. Above this many
+# characters (a few thousand tokens at most) the snippet is cut around the first hit in Python instead.
+SNIPPET_FTS_CHARS = 8_000
+_SNIPPET_CHARS = 90  # each side of the first hit, in the Python snippet
+_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 INDEXED_SOURCES = "search.indexed_sources"  # setting: the sources' digest when the index was last made current
 
 
@@ -198,6 +204,28 @@ def as_words(query: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
+def _terms(fts: str) -> re.Pattern[str]:
+    """A pattern for the words of an FTS5 query (``word*`` as a prefix), to find them in a document."""
+    alternatives = []
+    for word, star in re.findall(r"(\w+)(\*?)", fts):
+        if word in _OPERATORS:
+            continue
+        alternatives.append(re.escape(word) + (r"\w*" if star else r"(?!\w)"))
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives or ["(?!)"]) + ")", re.IGNORECASE)
+
+
+def long_snippet(body: str, fts: str) -> str:
+    """A snippet of a long document, in time linear in its length: the text around the first word of the
+    query it holds, the query's words marked, as FTS5's ``snippet()`` marks them."""
+    pattern = _terms(fts)
+    first = pattern.search(body)
+    at = first.start() if first else 0
+    start, end = max(0, at - _SNIPPET_CHARS), min(len(body), at + 2 * _SNIPPET_CHARS)
+    window = " ".join(body[start:end].split())
+    marked = pattern.sub(lambda m: f"{MARK_START}{m.group()}{MARK_END}", window)
+    return ("…" if start else "") + marked + ("…" if end < len(body) else "")
+
+
 def _filters(failed: bool, task: str | None, agent: str | None) -> tuple[str, list[Any]]:
     where, params = "", []
     if failed:
@@ -246,11 +274,16 @@ def search(
     if limit is None or limit > 0:
         sql = (
             "SELECT r.id, r.task_id, r.agent, r.status, r.score, "
-            f"snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_TOKENS}) "
+            f"CASE WHEN length(d.body) <= {SNIPPET_FTS_CHARS} "
+            f"THEN snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_TOKENS}) END, d.doc "
             f"{base} ORDER BY rank, r.id" + (" LIMIT ?" if limit is not None else "")
         )
         args = [fts, *params] + ([limit] if limit is not None else [])
-        hits = [SearchHit(*row) for row in db.execute(sql, args)]
+        for *row, snippet, doc in db.execute(sql, args).fetchall():
+            if snippet is None:  # a long document: see SNIPPET_FTS_CHARS
+                (body,) = db.execute("SELECT body FROM search_docs WHERE doc = ?", [doc]).fetchone()
+                snippet = long_snippet(body, fts)
+            hits.append(SearchHit(*row, snippet))
     run_ids = None
     if all_ids:
         run_ids = [r for (r,) in db.execute(f"SELECT r.id {base} ORDER BY rank, r.id", [fts, *params])]
